@@ -1,0 +1,75 @@
+import { RegistryError, blobUnknown } from '../oci/errors.js';
+import { parseDigest } from '../oci/digest.js';
+import { sendEmpty, sendError, sendSegments } from '../http/reply.js';
+import type { RequestContext } from '../http/pipeline.js';
+import type { StoredBlob } from '../store/store.js';
+import { checkDeletes } from './deletes.js';
+
+type ByteRange = { start: number; end: number } | 'unsatisfiable' | undefined;
+
+/**
+ * A single `Range: bytes=…` (RFC 9110 §14.2): `a-b`, `a-` or the suffix `-n`.
+ * A header we cannot use — malformed, another unit, several ranges — is
+ * ignored and the whole blob is sent, as RFC 9110 allows.
+ */
+export function parseRange(header: string | undefined, size: number): ByteRange {
+  if (header === undefined) return undefined;
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!match) return undefined;
+  const [, first, last] = match as unknown as [string, string, string];
+  if (first === '' && last === '') return undefined;
+  if (first === '') {
+    const suffix = Number(last);
+    if (suffix === 0 || size === 0) return 'unsatisfiable';
+    return { start: Math.max(0, size - suffix), end: size };
+  }
+  const start = Number(first);
+  const end = last === '' ? size : Math.min(Number(last) + 1, size);
+  if (last !== '' && Number(last) < start) return undefined;
+  if (start >= size) return 'unsatisfiable';
+  return { start, end };
+}
+
+function blobHeaders(blob: StoredBlob): Record<string, string> {
+  return {
+    'Content-Type': 'application/octet-stream',
+    'Docker-Content-Digest': blob.digest,
+    'Accept-Ranges': 'bytes',
+    ETag: `"${blob.digest}"`,
+    // Content-addressed bytes never change.
+    'Cache-Control': 'max-age=31536000',
+  };
+}
+
+/** end-2 `GET`/`HEAD /v2/<name>/blobs/<digest>`, with Range support (spec "Pulling blobs", "Resumable Pull"). */
+export async function get({ req, res, route, store, head }: RequestContext): Promise<void> {
+  const { digest } = parseDigest(route.reference!);
+  // The read lock covers only this lookup; the segments are immutable, so
+  // streaming them needs no lock and a concurrent delete cannot tear them.
+  const blob = await store.blob(route.name!, digest);
+  if (!blob) throw blobUnknown(digest);
+  const range = parseRange(req.headers.range, blob.size);
+  if (range === 'unsatisfiable') {
+    const error = new RegistryError('SIZE_INVALID', `range not satisfiable: the blob has ${blob.size} bytes`, {
+      status: 416,
+      detail: { size: blob.size, range: req.headers.range },
+      headers: { 'Content-Range': `bytes */${blob.size}` },
+    });
+    sendError(res, error, head);
+    return;
+  }
+  if (range) {
+    const headers = { ...blobHeaders(blob), 'Content-Range': `bytes ${range.start}-${range.end - 1}/${blob.size}` };
+    await sendSegments(res, 206, blob.segments, range.start, range.end, headers, head);
+    return;
+  }
+  await sendSegments(res, 200, blob.segments, 0, blob.size, blobHeaders(blob), head);
+}
+
+/** end-10 `DELETE /v2/<name>/blobs/<digest>`: unlinks the blob from this repository (spec "Deleting Blobs"). */
+export async function remove({ res, route, store, options }: RequestContext): Promise<void> {
+  checkDeletes(options, 'blob');
+  const { digest } = parseDigest(route.reference!);
+  if (!(await store.deleteBlob(route.name!, digest))) throw blobUnknown(digest);
+  sendEmpty(res, 202, { 'Docker-Content-Digest': digest });
+}

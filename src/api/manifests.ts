@@ -1,0 +1,76 @@
+import { RegistryError, manifestInvalid, manifestUnknown, nameUnknown, digestInvalid } from '../oci/errors.js';
+import { parseManifest } from '../oci/manifest.js';
+import { bareMediaType } from '../oci/media-types.js';
+import { checkTag, parseReference } from '../oci/reference.js';
+import { readBody } from '../http/body.js';
+import { sendBytes, sendEmpty } from '../http/reply.js';
+import type { RequestContext } from '../http/pipeline.js';
+import { checkDeletes } from './deletes.js';
+
+const manifestLocation = (name: string, digest: string): string => `/v2/${name}/manifests/${digest}`;
+
+/**
+ * end-3 `GET`/`HEAD /v2/<name>/manifests/<reference>` (spec "Pulling
+ * manifests"): the exact pushed bytes with the pushed media type. No
+ * conversion: a stored type the client's `Accept` leaves out is still served
+ * as it is (distribution's behaviour), and the client decides.
+ */
+export async function get({ res, route, store, head }: RequestContext): Promise<void> {
+  const name = route.name!;
+  const reference = parseReference(route.reference!);
+  const key = reference.kind === 'tag' ? reference.tag : reference.digest;
+  const manifest = await store.manifest(name, key);
+  if (!manifest) throw (await store.hasRepository(name)) ? manifestUnknown(key) : nameUnknown(name);
+  sendBytes(res, 200, manifest.bytes, {
+    'Content-Type': manifest.mediaType,
+    'Docker-Content-Digest': manifest.digest,
+    ETag: `"${manifest.digest}"`,
+  }, head);
+}
+
+/** end-7 `PUT /v2/<name>/manifests/<reference>[?tag=…]` (spec "Pushing Manifests"). */
+export async function put({ req, res, route, store, options }: RequestContext): Promise<void> {
+  const name = route.name!;
+  const reference = parseReference(route.reference!);
+  // end-7b: `?tag=` adds tags to a push by digest, answered with OCI-Tag.
+  const extraTags = route.query.getAll('tag').map(checkTag);
+  if (extraTags.length > 0 && reference.kind === 'tag') {
+    throw manifestInvalid('tag query parameters are only for a push by digest (end-7b)');
+  }
+  const limit = options.maxManifestBytes;
+  const bytes = await readBody(req, limit, () =>
+    new RegistryError('MANIFEST_INVALID', `manifest is larger than the limit of ${limit} bytes`, {
+      status: 413,
+      detail: { limit: 'maxManifestBytes', limitBytes: limit },
+    }));
+  const algorithm = reference.kind === 'digest' ? reference.algorithm : 'sha256';
+  const parsed = parseManifest(bytes, bareMediaType(req.headers['content-type']), algorithm);
+  if (reference.kind === 'digest' && parsed.digest !== reference.digest) {
+    throw digestInvalid(`the manifest has digest ${parsed.digest}, not ${reference.digest}`, { expected: reference.digest, actual: parsed.digest });
+  }
+  const tags = reference.kind === 'tag' ? [reference.tag] : [...new Set(extraTags)];
+  const { manifest } = await store.putManifest(name, parsed, tags);
+  const headers: Record<string, string> = {
+    Location: manifestLocation(name, manifest.digest),
+    'Docker-Content-Digest': manifest.digest,
+  };
+  // spec "Pushing Manifests with Subject": OCI-Subject says the subject was processed.
+  if (manifest.subject && options.referrers) headers['OCI-Subject'] = manifest.subject;
+  if (extraTags.length > 0) headers['OCI-Tag'] = tags.join(', ');
+  sendEmpty(res, 201, headers);
+}
+
+/**
+ * end-9 `DELETE /v2/<name>/manifests/<reference>`: by digest, the manifest
+ * and every tag on it; by tag, that tag only (spec "Deleting tags",
+ * "Deleting Manifests").
+ */
+export async function remove({ res, route, store, options }: RequestContext): Promise<void> {
+  const name = route.name!;
+  const reference = parseReference(route.reference!);
+  checkDeletes(options, reference.kind === 'tag' ? 'tag' : 'manifest');
+  const key = reference.kind === 'tag' ? reference.tag : reference.digest;
+  const deleted = reference.kind === 'tag' ? await store.deleteTag(name, key) : await store.deleteManifest(name, key);
+  if (!deleted) throw (await store.hasRepository(name)) ? manifestUnknown(key) : nameUnknown(name);
+  sendEmpty(res, 202);
+}

@@ -1,0 +1,166 @@
+import { RegistryError, digestInvalid, unsupported } from '../oci/errors.js';
+import { isDigestAlgorithm, parseDigest, type DigestAlgorithm, type ParsedDigest } from '../oci/digest.js';
+import { checkName } from '../oci/reference.js';
+import { declaredLength, streamBody } from '../http/body.js';
+import { sendEmpty } from '../http/reply.js';
+import type { RequestContext } from '../http/pipeline.js';
+import type { UploadSession } from '../store/store.js';
+import type { UploadChunk } from '../store/upload.js';
+
+export const uploadLocation = (name: string, id: string): string => `/v2/${name}/blobs/uploads/${id}`;
+export const blobLocation = (name: string, digest: string): string => `/v2/${name}/blobs/${digest}`;
+
+/** Headers of a session's progress (spec end-5, end-13): `Location`, `Range: 0-<end>`, `Docker-Upload-UUID`. */
+function progress(session: UploadSession): Record<string, string> {
+  return { Location: uploadLocation(session.name, session.id), ...session.progressHeaders() };
+}
+
+function created(ctx: RequestContext, digest: string): void {
+  sendEmpty(ctx.res, 201, { Location: blobLocation(ctx.route.name!, digest), 'Docker-Content-Digest': digest });
+}
+
+/** end-4c `?digest-algorithm=`: which hash the session computes as bytes arrive. */
+function algorithmOf(query: URLSearchParams): DigestAlgorithm {
+  const value = query.get('digest-algorithm');
+  if (value === null) return 'sha256';
+  if (!isDigestAlgorithm(value)) throw digestInvalid(`unsupported digest-algorithm ${JSON.stringify(value)}: use sha256 or sha512`);
+  return value;
+}
+
+/** spec "Pushing a blob in chunks": Content-Range MUST match `^[0-9]+-[0-9]+$`, inclusive on both ends. */
+function contentRange(header: string | undefined): { start: number; end: number } | undefined {
+  if (header === undefined) return undefined;
+  const match = /^([0-9]+)-([0-9]+)$/.exec(header);
+  const start = Number(match?.[1]);
+  const end = Number(match?.[2]);
+  if (!match || !Number.isSafeInteger(start) || !Number.isSafeInteger(end)) {
+    throw new RegistryError('BLOB_UPLOAD_INVALID', `malformed Content-Range ${JSON.stringify(header.slice(0, 80))}: expected <first>-<last>, e.g. 0-1023`);
+  }
+  return { start, end };
+}
+
+/**
+ * Reads one request body into the session as a chunk. With a Content-Range
+ * the chunk must start where the upload ends (else 416), and its length must
+ * agree with Content-Length (else 416) and with the bytes that came (else
+ * 400 `SIZE_INVALID`). Any failure rolls the chunk back whole.
+ */
+async function receive({ req }: RequestContext, session: UploadSession): Promise<UploadChunk> {
+  const range = contentRange(req.headers['content-range']);
+  const declared = declaredLength(req);
+  let expected = declared;
+  if (range) {
+    expected = range.end - range.start + 1;
+    if (range.end < range.start || (declared !== undefined && declared !== expected)) {
+      throw new RegistryError('BLOB_UPLOAD_INVALID', `Content-Range ${range.start}-${range.end} does not match Content-Length ${declared ?? '(none)'}`, {
+        status: 416,
+        detail: { contentRange: req.headers['content-range'], contentLength: declared },
+        headers: session.progressHeaders(),
+      });
+    }
+  }
+  const chunk = session.chunk(range?.start, expected);
+  try {
+    const received = await streamBody(req, (bytes) => chunk.write(bytes));
+    if (expected !== undefined && received !== expected) {
+      throw new RegistryError('SIZE_INVALID', `received ${received} bytes, but the request declared ${expected}`, {
+        detail: { received, declared: expected },
+      });
+    }
+  } catch (error) {
+    chunk.abort();
+    throw error;
+  }
+  return chunk;
+}
+
+/** Verifies the whole upload against the digest the client named, then stores and links it. */
+async function complete(ctx: RequestContext, session: UploadSession, chunk: UploadChunk, expected: ParsedDigest): Promise<void> {
+  try {
+    const actual = chunk.digest(expected.algorithm);
+    if (actual !== expected.digest) {
+      throw digestInvalid(`the uploaded content has digest ${actual}, not ${expected.digest}`, { expected: expected.digest, actual });
+    }
+    await ctx.store.completeUpload(session, expected.digest);
+  } catch (error) {
+    chunk.abort();
+    throw error;
+  }
+  chunk.commit();
+  created(ctx, expected.digest);
+}
+
+function requiredDigest(query: URLSearchParams): ParsedDigest {
+  const digest = query.get('digest');
+  if (digest === null) throw digestInvalid('the digest query parameter is required to complete an upload');
+  return parseDigest(digest);
+}
+
+/**
+ * end-4a/4b/4c/11 `POST /v2/<name>/blobs/uploads/`: opens a session (202),
+ * takes a whole blob with `?digest=` (201), or mounts one with `?mount=` (201,
+ * or 202 and a session when it cannot).
+ */
+export async function start(ctx: RequestContext): Promise<void> {
+  const { route, store, options, req } = ctx;
+  const name = route.name!;
+  if (route.reference !== '') throw unsupported('POST is for /v2/<name>/blobs/uploads/ only', 405, { Allow: 'GET, HEAD, PATCH, PUT, DELETE' });
+  const mount = route.query.get('mount');
+  if (mount !== null) {
+    const { digest } = parseDigest(mount);
+    const fromParam = route.query.get('from');
+    const from = fromParam === null ? undefined : checkName(fromParam);
+    // spec "Mounting a blob": `from` MAY be optional; a registry unable to mount SHOULD answer 202.
+    if (options.mount && (from !== undefined || options.mountWithoutFrom)) {
+      const blob = await store.mountBlob(name, digest, from);
+      if (blob) return created(ctx, blob.digest);
+    }
+  }
+  const digestParam = mount === null ? route.query.get('digest') : null;
+  if (digestParam !== null) {
+    // end-4b: single POST. The session is internal; on any failure it is dropped.
+    const expected = parseDigest(digestParam);
+    const session = await store.startUpload(name, expected.algorithm);
+    try {
+      await complete(ctx, session, await receive(ctx, session), expected);
+    } catch (error) {
+      await store.cancelUpload(name, session.id).catch(() => undefined);
+      throw error;
+    }
+    return;
+  }
+  const algorithm = algorithmOf(route.query);
+  // spec: a POST that opens a session carries no body (Content-Length: 0).
+  if ((declaredLength(req) ?? 0) > 0) {
+    throw new RegistryError('BLOB_UPLOAD_INVALID', 'a POST with a body needs ?digest=<digest> (single POST upload)');
+  }
+  const session = await store.startUpload(name, algorithm);
+  sendEmpty(ctx.res, 202, progress(session));
+}
+
+/** end-5 `PATCH <location>`: appends a chunk (with Content-Range) or a stream (without). */
+export async function patch(ctx: RequestContext): Promise<void> {
+  const session = await ctx.store.upload(ctx.route.name!, ctx.route.reference!);
+  const chunk = await receive(ctx, session);
+  chunk.commit();
+  sendEmpty(ctx.res, 202, progress(session));
+}
+
+/** end-6 `PUT <location>?digest=`: the optional last chunk, then verify and store. */
+export async function finish(ctx: RequestContext): Promise<void> {
+  const session = await ctx.store.upload(ctx.route.name!, ctx.route.reference!);
+  const expected = requiredDigest(ctx.route.query);
+  await complete(ctx, session, await receive(ctx, session), expected);
+}
+
+/** end-13 `GET <location>`: 204 with the current `Range` (spec: "get the current status after a 416 error"). */
+export async function status(ctx: RequestContext): Promise<void> {
+  const session = await ctx.store.upload(ctx.route.name!, ctx.route.reference!);
+  sendEmpty(ctx.res, 204, progress(session));
+}
+
+/** `DELETE <location>`: cancels the session and frees its bytes. */
+export async function cancel(ctx: RequestContext): Promise<void> {
+  await ctx.store.cancelUpload(ctx.route.name!, ctx.route.reference!);
+  sendEmpty(ctx.res, 204);
+}

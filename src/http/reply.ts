@@ -1,0 +1,75 @@
+import type { ServerResponse } from 'node:http';
+import { RegistryError } from '../oci/errors.js';
+
+export type Headers = Record<string, string | number | string[]>;
+
+/** Answers with no body: `Content-Length: 0`, except on 204, which must not carry one (RFC 9110 §8.6). */
+export function sendEmpty(res: ServerResponse, status: number, headers: Headers = {}): void {
+  res.writeHead(status, status === 204 ? headers : { ...headers, 'Content-Length': 0 });
+  res.end();
+}
+
+/** Answers with a JSON body (none on HEAD, but the same headers). */
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Headers = {}, head = false): void {
+  sendBytes(res, status, Buffer.from(JSON.stringify(body)), { 'Content-Type': 'application/json', ...headers }, head);
+}
+
+/** Answers with bytes held in memory. */
+export function sendBytes(res: ServerResponse, status: number, bytes: Buffer, headers: Headers, head = false): void {
+  res.writeHead(status, { ...headers, 'Content-Length': bytes.length });
+  if (head) res.end();
+  else res.end(bytes);
+}
+
+/** Resolves when the response can take more bytes, or is gone. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+/**
+ * Streams bytes [start, end) of a blob's segments, waiting for `drain`
+ * whenever the socket buffer is full (backpressure): a slow reader costs
+ * nothing but its own socket. Segments are immutable, so no lock is held.
+ */
+export async function sendSegments(
+  res: ServerResponse,
+  status: number,
+  segments: readonly Buffer[],
+  start: number,
+  end: number,
+  headers: Headers,
+  head = false,
+): Promise<void> {
+  res.writeHead(status, { ...headers, 'Content-Length': end - start });
+  if (head || end === start) {
+    res.end();
+    return;
+  }
+  let offset = 0;
+  for (const segment of segments) {
+    const from = Math.max(start - offset, 0);
+    const to = Math.min(end - offset, segment.length);
+    offset += segment.length;
+    if (to <= from) {
+      if (offset >= end) break;
+      continue;
+    }
+    if (res.destroyed) return;
+    if (!res.write(from === 0 && to === segment.length ? segment : segment.subarray(from, to))) await drained(res);
+    if (offset >= end) break;
+  }
+  if (!res.destroyed) res.end();
+}
+
+/** The spec's error envelope (spec "Error Codes"); HEAD gets the status and headers only. */
+export function sendError(res: ServerResponse, error: RegistryError, head = false): void {
+  sendJson(res, error.status, error.toJSON(), error.headers, head);
+}

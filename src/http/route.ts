@@ -1,0 +1,63 @@
+import { RegistryError, unsupported } from '../oci/errors.js';
+import { checkName } from '../oci/reference.js';
+
+/** The closed set of things a request can address (also the journal's `route`). */
+export type RouteKind = 'base' | 'catalog' | 'tags' | 'manifest' | 'blob' | 'upload' | 'referrers';
+
+export interface Route {
+  kind: RouteKind;
+  /** Repository name (all kinds but base and catalog). */
+  name?: string;
+  /** Tag or digest (manifest), digest (blob, referrers) or upload id ('' for the uploads collection). */
+  reference?: string;
+  query: URLSearchParams;
+  /** Path without the query. */
+  path: string;
+}
+
+/**
+ * Decodes one path segment. Names are not decoded (no name can hold '%', so
+ * `%2e%2e` or `%2F` in a name is simply invalid), but a reference may arrive
+ * with ':' percent-encoded by a careful URL builder.
+ */
+function decodeSegment(segment: string): string {
+  if (!segment.includes('%')) return segment;
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment; // invalid escapes stay as they are and fail validation as written
+  }
+}
+
+function named(kind: RouteKind, nameParts: string[], reference: string | undefined, query: URLSearchParams, path: string): Route {
+  const name = checkName(nameParts.join('/'));
+  return { kind, name, reference: reference === undefined ? undefined : decodeSegment(reference), query, path };
+}
+
+/**
+ * Names a request by its URL (spec "Endpoints"). Pure: no store, no I/O.
+ * A repository name may itself contain `blobs` or `manifests` components,
+ * so the shape is read from the end of the path.
+ */
+export function parseRoute(url: string): Route {
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  const query = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
+  if (path === '/v2/' || path === '/v2') return { kind: 'base', query, path };
+  if (!path.startsWith('/v2/')) throw notFound(path);
+  if (path === '/v2/_catalog') return { kind: 'catalog', query, path };
+
+  const parts = path.slice(4).split('/');
+  const at = (i: number) => parts[parts.length - i];
+  const len = parts.length;
+  if (len >= 3 && at(2) === 'tags' && at(1) === 'list') return named('tags', parts.slice(0, -2), undefined, query, path);
+  if (len >= 4 && at(3) === 'blobs' && at(2) === 'uploads') return named('upload', parts.slice(0, -3), at(1), query, path);
+  if (len >= 3 && at(2) === 'blobs') return named('blob', parts.slice(0, -2), at(1), query, path);
+  if (len >= 3 && at(2) === 'manifests') return named('manifest', parts.slice(0, -2), at(1), query, path);
+  if (len >= 3 && at(2) === 'referrers') return named('referrers', parts.slice(0, -2), at(1), query, path);
+  throw notFound(path);
+}
+
+function notFound(path: string): RegistryError {
+  return unsupported(`no such endpoint: ${path.length > 200 ? path.slice(0, 200) + '…' : path}`, 404);
+}

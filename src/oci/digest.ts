@@ -1,0 +1,67 @@
+import { createHash, type Hash } from 'node:crypto';
+import { digestInvalid } from './errors.js';
+
+/** Digest algorithms this registry computes and verifies (image-spec "Digests": registered algorithms). */
+export type DigestAlgorithm = 'sha256' | 'sha512';
+
+const ENCODED_LENGTH: Record<DigestAlgorithm, number> = { sha256: 64, sha512: 128 };
+
+// image-spec descriptor.md: digest grammar.
+//   digest    ::= algorithm ":" encoded
+//   algorithm ::= algorithm-component (algorithm-separator algorithm-component)*
+//   algorithm-component ::= [a-z0-9]+ ; algorithm-separator ::= [+._-]
+//   encoded   ::= [a-zA-Z0-9=_-]+
+const DIGEST_GRAMMAR = /^([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$/;
+const LOWER_HEX = /^[0-9a-f]+$/;
+
+export interface ParsedDigest {
+  algorithm: DigestAlgorithm;
+  encoded: string;
+  /** The canonical `algorithm:encoded` string. */
+  digest: string;
+}
+
+export function isDigestAlgorithm(value: string): value is DigestAlgorithm {
+  return value === 'sha256' || value === 'sha512';
+}
+
+/**
+ * Parses and validates a digest. A malformed digest, and a well-formed one of
+ * an algorithm other than sha256 / sha512, are both `DIGEST_INVALID` (400):
+ * we cannot verify content we cannot hash, so we refuse it rather than store
+ * it unverified.
+ */
+export function parseDigest(value: string): ParsedDigest {
+  const match = DIGEST_GRAMMAR.exec(value);
+  if (!match) throw digestInvalid(`malformed digest ${JSON.stringify(value)}`, { digest: value });
+  const [, algorithm, encoded] = match as unknown as [string, string, string];
+  if (!isDigestAlgorithm(algorithm)) {
+    throw digestInvalid(`unsupported digest algorithm ${JSON.stringify(algorithm)}: use sha256 or sha512`, { digest: value });
+  }
+  if (encoded.length !== ENCODED_LENGTH[algorithm] || !LOWER_HEX.test(encoded)) {
+    throw digestInvalid(`malformed ${algorithm} digest: expected ${ENCODED_LENGTH[algorithm]} lowercase hex characters`, { digest: value });
+  }
+  return { algorithm, encoded, digest: value };
+}
+
+/** Whether a string is a syntactically valid, supported digest. */
+export function isDigest(value: string): boolean {
+  try {
+    parseDigest(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function digestHash(algorithm: DigestAlgorithm): Hash {
+  return createHash(algorithm);
+}
+
+/** Digest of bytes held in memory. */
+export function computeDigest(bytes: Uint8Array | readonly Uint8Array[], algorithm: DigestAlgorithm = 'sha256'): string {
+  const hash = createHash(algorithm);
+  if (bytes instanceof Uint8Array) hash.update(bytes);
+  else for (const segment of bytes) hash.update(segment);
+  return `${algorithm}:${hash.digest('hex')}`;
+}

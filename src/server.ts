@@ -1,0 +1,88 @@
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { ResolvedOptions } from './options.js';
+
+/**
+ * Answers a request node:http could not parse (bad framing, a body longer
+ * than its Content-Length, oversized headers) with the OCI error envelope
+ * instead of Node's bare text, then closes the socket.
+ */
+function onClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const body = JSON.stringify({ errors: [{ code: 'UNSUPPORTED', message: `malformed HTTP request: ${error.code ?? error.message}` }] });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+      'Content-Type: application/json\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Docker-Distribution-API-Version: registry/2.0\r\n' +
+      'Connection: close\r\n\r\n' +
+      body,
+  );
+}
+
+export interface Listening {
+  server: Server;
+  port: number;
+  /** Stops accepting, lets in-flight requests finish (up to `graceMs`), drops keep-alive sockets; resolves when the port is free. */
+  close(graceMs: number): Promise<void>;
+}
+
+/** Listens with `handler` on `options.host:options.port`; resolves once the port accepts connections. */
+export function listen(handler: (req: IncomingMessage, res: ServerResponse) => void, options: ResolvedOptions): Promise<Listening> {
+  const inflight = new Set<ServerResponse>();
+  let closing = false;
+  let idle: (() => void) | undefined;
+
+  const server = createServer((req, res) => {
+    // Once closing, answer what arrives but do not keep its connection.
+    if (closing) res.shouldKeepAlive = false;
+    inflight.add(res);
+    res.once('close', () => {
+      inflight.delete(res);
+      if (inflight.size === 0) idle?.();
+    });
+    handler(req, res);
+  });
+  server.headersTimeout = options.headersTimeoutMs;
+  server.requestTimeout = options.requestTimeoutMs;
+  server.keepAliveTimeout = options.keepAliveTimeoutMs;
+  server.on('clientError', onClientError);
+
+  let closed: Promise<void> | undefined;
+  const close = (graceMs: number): Promise<void> => {
+    closed ??= new Promise<void>((resolve) => {
+      closing = true;
+      server.close(() => resolve());
+      server.closeIdleConnections();
+      for (const res of inflight) if (!res.headersSent) res.shouldKeepAlive = false;
+      const drained = new Promise<void>((done) => {
+        idle = done;
+        if (inflight.size === 0) done();
+      });
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((done) => {
+        timer = setTimeout(done, graceMs);
+        timer.unref();
+      });
+      void Promise.race([drained, grace]).then(() => {
+        clearTimeout(timer);
+        server.closeAllConnections();
+      });
+    });
+    return closed;
+  };
+
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : options.port;
+      resolve({ server, port, close });
+    });
+  });
+}
