@@ -6,6 +6,7 @@ export { startRegistry, createRegistry } from './registry.js';
 export type { Registry, RunningRegistry } from './registry.js';
 export { DEFAULT_OPTIONS } from './options.js';
 export type { RegistryOptions, ResolvedOptions } from './options.js';
+export type { RequestRecord } from './http/record.js';
 export { RegistryError, ERROR_CODES } from './oci/errors.js';
 export type { ErrorCode, RegistryErrorInit } from './oci/errors.js';
 export { MemoryStore } from './store/memory.js';

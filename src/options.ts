@@ -1,4 +1,5 @@
 import type { Store } from './store/store.js';
+import type { RequestRecord } from './http/record.js';
 
 /**
  * Every option of the registry, with its default. The CLI maps its flags onto
@@ -27,6 +28,8 @@ export interface RegistryOptions {
   maxPageSize?: number;
   /** Bring your own store; by default a new MemoryStore per registry. */
   store?: Store;
+  /** Called once per request after its response ended (or its socket closed); used by `--log`. Default: nothing. */
+  onRequest?: (record: RequestRecord) => void;
   /** Called with errors that are bugs (a 500 was answered). Default: printed to stderr. */
   onError?: (error: Error) => void;
   /** node:http `headersTimeout`: time allowed to receive request headers. Default 60 s. */
@@ -37,13 +40,12 @@ export interface RegistryOptions {
   keepAliveTimeoutMs?: number;
 }
 
-export type ResolvedOptions = Required<Omit<RegistryOptions, 'store' | 'maxPageSize'>> & {
-  store?: Store;
-  maxPageSize?: number;
-};
+type Optional = 'store' | 'maxPageSize' | 'onRequest';
+
+export type ResolvedOptions = Required<Omit<RegistryOptions, Optional>> & Pick<RegistryOptions, Optional>;
 
 /** The defaults, in one place. */
-export const DEFAULT_OPTIONS: Readonly<Omit<ResolvedOptions, 'store' | 'maxPageSize'>> = Object.freeze({
+export const DEFAULT_OPTIONS: Readonly<Omit<ResolvedOptions, Optional>> = Object.freeze({
   host: '127.0.0.1',
   port: 0,
   maxManifestBytes: 4 * 1024 * 1024,

@@ -9,18 +9,29 @@ export function declaredLength(req: IncomingMessage): number | undefined {
   return Number(value);
 }
 
+const received = new WeakMap<IncomingMessage, number>();
+
+/** Body bytes read from a request so far (for the request record). */
+export function bytesRead(req: IncomingMessage): number {
+  return received.get(req) ?? 0;
+}
+
 /**
  * Streams the request body into `sink` as it arrives and returns how many
  * bytes came. Rejects when the client goes away mid-body; the caller rolls
  * back whatever the sink received.
  */
 export async function streamBody(req: IncomingMessage, sink: (chunk: Buffer) => void): Promise<number> {
-  let received = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    received += chunk.length;
-    sink(chunk);
+  let total = 0;
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      total += chunk.length;
+      sink(chunk);
+    }
+  } finally {
+    received.set(req, total);
   }
-  return received;
+  return total;
 }
 
 /**

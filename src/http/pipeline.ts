@@ -4,6 +4,7 @@ import type { ResolvedOptions } from '../options.js';
 import type { Store } from '../store/store.js';
 import { parseRoute, type Route, type RouteKind } from './route.js';
 import { sendError, sendJson } from './reply.js';
+import { RequestRecorder } from './record.js';
 import * as base from '../api/base.js';
 import * as blobs from '../api/blobs.js';
 import * as uploads from '../api/uploads.js';
@@ -49,14 +50,20 @@ export interface Pipeline {
  * and reported through `onError`, and never takes the server down.
  */
 export function createPipeline(store: Store, options: ResolvedOptions): Pipeline {
+  const { onRequest } = options;
   return (req, res) => {
-    handle(req, res, store, options).catch((error: unknown) => fail(req, res, error, options));
+    const recorder = onRequest ? new RequestRecorder(req, res, onRequest) : undefined;
+    handle(req, res, store, options, recorder).catch((error: unknown) => {
+      if (recorder) recorder.code = error instanceof RegistryError ? error.code : 'UNKNOWN';
+      fail(req, res, error, options);
+    });
   };
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, store: Store, options: ResolvedOptions): Promise<void> {
+async function handle(req: IncomingMessage, res: ServerResponse, store: Store, options: ResolvedOptions, recorder?: RequestRecorder): Promise<void> {
   res.setHeader(API_VERSION[0], API_VERSION[1]);
   const route = parseRoute(req.url ?? '/');
+  if (recorder) recorder.route = route;
   const head = req.method === 'HEAD';
   const method = head ? 'GET' : (req.method ?? 'GET');
   const handlers = HANDLERS[route.kind];

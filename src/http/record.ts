@@ -1,0 +1,77 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Route, RouteKind } from './route.js';
+import type { ErrorCode } from '../oci/errors.js';
+import { bytesRead } from './body.js';
+
+/** What one request did, recorded once its response ended (or its socket closed first). */
+export interface RequestRecord {
+  method: string;
+  /** Path and query as requested. */
+  path: string;
+  /** The route the request addressed; undefined when its URL matched none. */
+  route?: RouteKind;
+  name?: string;
+  /** Tag, digest or upload id from the URL. */
+  reference?: string;
+  status: number;
+  /** OCI error code of an error response. */
+  code?: ErrorCode | 'UNKNOWN';
+  /** Request body bytes read. */
+  bytesIn: number;
+  /** Response bytes written (headers excluded). */
+  bytesOut: number;
+  durationMs: number;
+  /** False when the connection closed before the response was complete. */
+  completed: boolean;
+}
+
+/** Collects a {@link RequestRecord} for one request; the pipeline fills in what it learns. */
+export class RequestRecorder {
+  readonly #started = performance.now();
+  route: Route | undefined;
+  code: ErrorCode | 'UNKNOWN' | undefined;
+  #bytesOut = 0;
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    onRecord: (record: RequestRecord) => void,
+  ) {
+    // Count body bytes as they are written, without buffering them.
+    const write = res.write.bind(res) as (...args: unknown[]) => boolean;
+    const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+    const count = (chunk: unknown) => {
+      if (typeof chunk === 'string') this.#bytesOut += Buffer.byteLength(chunk);
+      else if (chunk instanceof Uint8Array) this.#bytesOut += chunk.length;
+    };
+    res.write = ((chunk: unknown, ...rest: unknown[]) => {
+      count(chunk);
+      return write(chunk, ...rest);
+    }) as ServerResponse['write'];
+    res.end = ((chunk?: unknown, ...rest: unknown[]) => {
+      if (typeof chunk !== 'function') count(chunk);
+      return end(chunk, ...rest);
+    }) as ServerResponse['end'];
+    res.once('close', () => onRecord(this.#record()));
+  }
+
+  #record(): RequestRecord {
+    const { req, res, route } = this;
+    const record: RequestRecord = {
+      method: req.method ?? '',
+      path: req.url ?? '',
+      status: res.statusCode,
+      bytesIn: bytesRead(req),
+      bytesOut: req.method === 'HEAD' ? 0 : this.#bytesOut,
+      durationMs: Math.round((performance.now() - this.#started) * 1000) / 1000,
+      completed: res.writableFinished,
+    };
+    if (route) {
+      record.route = route.kind;
+      if (route.name !== undefined) record.name = route.name;
+      if (route.reference !== undefined) record.reference = route.reference;
+    }
+    if (this.code) record.code = this.code;
+    return record;
+  }
+}
