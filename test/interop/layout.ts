@@ -1,0 +1,209 @@
+// OCI image layouts on disk (image-spec "image-layout.md"), written and read
+// by plain node code, so the interop tests can hand a real client content
+// whose every byte and digest the test knows in advance.
+import { createCipheriv, createHash } from 'node:crypto';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+
+export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+export const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
+export const OCI_LAYER = 'application/vnd.oci.image.layer.v1.tar+gzip';
+/** The annotation an image layout uses to name a manifest ("tag") in index.json. */
+export const REF_NAME = 'org.opencontainers.image.ref.name';
+
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  platform?: { architecture: string; os: string; variant?: string };
+  annotations?: Record<string, string>;
+}
+
+/** Content-addressed bytes plus the descriptor that points at them. */
+export interface Blob {
+  descriptor: Descriptor;
+  bytes: Buffer;
+}
+
+export interface Image {
+  manifest: Blob;
+  config: Blob;
+  layers: Blob[];
+  /** sha256 of each uncompressed layer tar, as the config's rootfs.diff_ids lists them. */
+  diffIds: string[];
+}
+
+export interface ImageIndex {
+  index: Blob;
+  children: Image[];
+}
+
+export function sha256(bytes: Buffer): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+function blob(mediaType: string, bytes: Buffer, extra: Partial<Descriptor> = {}): Blob {
+  return { descriptor: { mediaType, digest: sha256(bytes), size: bytes.length, ...extra }, bytes };
+}
+
+/**
+ * `size` bytes that look random (so gzip cannot shrink them and a push
+ * really moves that many bytes) yet are the same on every run for one seed:
+ * an AES-256-CTR keystream keyed by the seed's hash.
+ */
+export function pseudoRandomBytes(size: number, seed: string): Buffer {
+  const key = createHash('sha256').update(seed).digest();
+  const cipher = createCipheriv('aes-256-ctr', key, Buffer.alloc(16));
+  return Buffer.concat([cipher.update(Buffer.alloc(size)), cipher.final()]);
+}
+
+export interface TarEntry {
+  /** Path inside the archive, relative, `/`-separated; a trailing `/` makes a directory. */
+  name: string;
+  content?: Buffer | string;
+  mode?: number;
+}
+
+/** Writes `value` as a NUL-terminated octal field of `width` bytes at `offset`. */
+function octal(header: Buffer, offset: number, width: number, value: number): void {
+  header.write(value.toString(8).padStart(width - 1, '0'), offset, width - 1, 'ascii');
+  header[offset + width - 1] = 0;
+}
+
+/**
+ * A minimal POSIX ustar writer: regular files and directories, names up to
+ * 100 bytes, fixed owner and mtime so the same entries always give the same
+ * bytes (and so the same digests).
+ */
+export function tar(entries: TarEntry[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const entry of entries) {
+    const isDir = entry.name.endsWith('/');
+    const content = isDir ? Buffer.alloc(0) : Buffer.from(entry.content ?? '');
+    if (Buffer.byteLength(entry.name) > 100) throw new Error(`tar entry name longer than 100 bytes: ${entry.name}`);
+    const header = Buffer.alloc(512);
+    header.write(entry.name, 0, 100, 'utf8');
+    octal(header, 100, 8, entry.mode ?? (isDir ? 0o755 : 0o644));
+    octal(header, 108, 8, 0); // uid
+    octal(header, 116, 8, 0); // gid
+    octal(header, 124, 12, content.length);
+    octal(header, 136, 12, 1_700_000_000); // mtime: fixed, for reproducible bytes
+    header.write(isDir ? '5' : '0', 156, 1, 'ascii'); // typeflag
+    header.write('ustar\u000000', 257, 8, 'ascii'); // magic "ustar\0" + version "00"
+    header.write('root', 265, 32, 'ascii'); // uname
+    header.write('root', 297, 32, 'ascii'); // gname
+    // Checksum: sum of all header bytes with the checksum field read as spaces.
+    header.fill(0x20, 148, 156);
+    let sum = 0;
+    for (const byte of header) sum += byte;
+    header.write(`${sum.toString(8).padStart(6, '0')}\u0000 `, 148, 8, 'ascii');
+    parts.push(header, content);
+    const pad = (512 - (content.length % 512)) % 512;
+    if (pad) parts.push(Buffer.alloc(pad));
+  }
+  parts.push(Buffer.alloc(1024)); // end of archive: two zero blocks
+  return Buffer.concat(parts);
+}
+
+export interface ImageSpec {
+  architecture?: string;
+  os?: string;
+  /** One layer per entry list; default one layer with one file naming the platform. */
+  layers?: TarEntry[][];
+  /** Extra config fields (e.g. `config: { Env: [...] }`). */
+  config?: Record<string, unknown>;
+}
+
+/** Builds an OCI image: gzip'd tar layers made here, a config JSON, a manifest. */
+export function buildImage(spec: ImageSpec = {}): Image {
+  const architecture = spec.architecture ?? 'amd64';
+  const os = spec.os ?? 'linux';
+  const layerEntries = spec.layers ?? [
+    [{ name: 'etc/' }, { name: 'etc/platform', content: `${os}/${architecture}\n` }],
+  ];
+  const tars = layerEntries.map((entries) => tar(entries));
+  const diffIds = tars.map((bytes) => sha256(bytes));
+  const layers = tars.map((bytes) => blob(OCI_LAYER, gzipSync(bytes, { level: 9 })));
+  const configJson = {
+    created: '2023-11-14T22:13:20Z',
+    architecture,
+    os,
+    config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] },
+    rootfs: { type: 'layers', diff_ids: diffIds },
+    history: diffIds.map((_, i) => ({ created: '2023-11-14T22:13:20Z', created_by: `interop test layer ${i}` })),
+    ...spec.config,
+  };
+  const config = blob(OCI_CONFIG, Buffer.from(JSON.stringify(configJson)));
+  const manifestJson = {
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    config: config.descriptor,
+    layers: layers.map((l) => l.descriptor),
+  };
+  const manifest = blob(OCI_MANIFEST, Buffer.from(JSON.stringify(manifestJson)), { platform: { architecture, os } });
+  return { manifest, config, layers, diffIds };
+}
+
+/** Builds an OCI image index over `children`; each child's descriptor carries its platform. */
+export function buildIndex(children: Image[]): ImageIndex {
+  const indexJson = {
+    schemaVersion: 2,
+    mediaType: OCI_INDEX,
+    manifests: children.map((c) => c.manifest.descriptor),
+  };
+  return { index: blob(OCI_INDEX, Buffer.from(JSON.stringify(indexJson))), children };
+}
+
+/** Every blob an image or index consists of, manifests included. */
+export function blobsOf(content: Image | ImageIndex): Blob[] {
+  if ('index' in content) return [content.index, ...content.children.flatMap((c) => blobsOf(c))];
+  return [content.manifest, content.config, ...content.layers];
+}
+
+/**
+ * Writes an image layout at `dir`: `oci-layout`, `blobs/sha256/<hex>` for
+ * every blob, and `index.json` naming each top-level entry with its tag.
+ */
+export async function writeLayout(dir: string, tagged: Record<string, Image | ImageIndex>): Promise<void> {
+  await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
+  await writeFile(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  const manifests: Descriptor[] = [];
+  for (const [tag, content] of Object.entries(tagged)) {
+    for (const b of blobsOf(content)) {
+      await writeFile(join(dir, 'blobs', 'sha256', b.descriptor.digest.slice('sha256:'.length)), b.bytes);
+    }
+    const top = 'index' in content ? content.index : content.manifest;
+    const { platform: _platform, ...descriptor } = top.descriptor;
+    manifests.push({ ...descriptor, annotations: { [REF_NAME]: tag } });
+  }
+  await writeFile(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests }));
+}
+
+export interface Layout {
+  /** index.json, parsed. */
+  index: { schemaVersion: number; manifests: Descriptor[] };
+  /** Every file under blobs/sha256, keyed by digest. */
+  blobs: Map<string, Buffer>;
+}
+
+/** Reads a layout back: index.json and every blob, checking each file's name is its digest. */
+export async function readLayout(dir: string): Promise<Layout> {
+  const layoutFile = JSON.parse(await readFile(join(dir, 'oci-layout'), 'utf8')) as { imageLayoutVersion: string };
+  if (layoutFile.imageLayoutVersion !== '1.0.0') throw new Error(`unexpected oci-layout ${JSON.stringify(layoutFile)}`);
+  const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as Layout['index'];
+  const blobs = new Map<string, Buffer>();
+  for (const name of await readdir(join(dir, 'blobs', 'sha256'))) {
+    const bytes = await readFile(join(dir, 'blobs', 'sha256', name));
+    const digest = sha256(bytes);
+    if (digest !== `sha256:${name}`) throw new Error(`blob file ${name} holds content with digest ${digest}`);
+    blobs.set(digest, bytes);
+  }
+  return { index, blobs };
+}
+
+/** The index.json entry tagged `tag`, or undefined. */
+export function taggedEntry(layout: Layout, tag: string): Descriptor | undefined {
+  return layout.index.manifests.find((d) => d.annotations?.[REF_NAME] === tag);
+}
