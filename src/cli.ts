@@ -1,45 +1,580 @@
-import { parseArgs } from 'node:util';
-import { startRegistry } from './registry.js';
-
 /**
- * `oci-test-registry [--port N] [--host H]`: runs a registry in the
- * foreground until SIGINT/SIGTERM. Signals and process.exit live here only.
+ * The command line: `oci-test-registry [options]` runs a registry in the
+ * foreground until SIGINT or SIGTERM. Its flags map onto the same
+ * {@link RegistryOptions} object the API takes. Signals and `process.exit`
+ * live here and nowhere else.
+ *
+ * Start-up time is part of the product: this module loads only what serving
+ * needs; the layout reader and writer are imported when `--seed` or
+ * `--export` asks for them, the package.json only for `--version`.
  */
-async function main(): Promise<void> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        port: { type: 'string' },
-        host: { type: 'string', default: '127.0.0.1' },
-      },
-      strict: true,
-    }));
-  } catch (error) {
-    process.stderr.write(`oci-test-registry: ${(error as Error).message}\n`);
-    process.exit(2);
-  }
-  const portText = values.port ?? process.env.PORT ?? '5000';
-  const port = Number(portText);
-  if (!/^\d+$/.test(portText) || port > 65535) {
-    process.stderr.write(`oci-test-registry: invalid port ${JSON.stringify(portText)}: use --port with a number from 0 to 65535\n`);
-    process.exit(2);
-  }
-  let registry;
-  try {
-    registry = await startRegistry({ host: values.host, port });
-  } catch (error) {
-    const err = error as NodeJS.ErrnoException;
-    const why = err.code === 'EADDRINUSE' ? `port ${port} is in use: pick another with --port, or --port 0 for a free one` : err.message;
-    process.stderr.write(`oci-test-registry: ${why}\n`);
-    process.exit(2);
-  }
-  process.stdout.write(`oci-test-registry listening on ${registry.url}\n`);
-  const stop = () => {
-    void registry.close().then(() => process.exit(0));
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+import { parseArgs } from 'node:util';
+import { DEFAULT_OPTIONS, resolveOptions, type RegistryOptions } from './options.js';
+import { startRegistry, type RunningRegistry } from './registry.js';
+import { isName, isTag } from './oci/reference.js';
+import type { RequestRecord } from './http/record.js';
+
+const PROGRAM = 'oci-test-registry';
+/** The CLI's port when neither --port nor $PORT is given (the API's default is 0, a free port). */
+const DEFAULT_PORT = 5000;
+/** Exit status of a usage or start-up error (bad flag, bad value, port in use, bad layout). */
+const EXIT_USAGE = 2;
+
+// ---------------------------------------------------------------------------
+// Flags
+
+/** Options of the library that make no sense from the outside (functions, objects). */
+type ApiOnly = 'store' | 'onRequest' | 'onError' | 'teardown';
+/** Every other option has a flag: adding an option to RegistryOptions without one here fails to compile. */
+type OptionKey = Exclude<keyof RegistryOptions, ApiOnly>;
+
+type ValueKind = 'host' | 'port' | 'count' | 'bytes' | 'duration';
+type OptionFlag = { kind: ValueKind | 'switch'; help: string; defaultText?: string };
+
+const OPTION_FLAGS: { readonly [K in OptionKey]: OptionFlag } = {
+  host: { kind: 'host', help: 'interface to listen on; 0.0.0.0 or :: opens it to the network (a warning is printed)' },
+  port: { kind: 'port', help: 'port to listen on; 0 picks a free one', defaultText: `$PORT, else ${DEFAULT_PORT}` },
+  deletes: { kind: 'switch', help: 'allow DELETE of manifests, tags and blobs (off: 405 UNSUPPORTED)' },
+  referrers: { kind: 'switch', help: 'serve the referrers API (off: 404, so clients use the tag schema)' },
+  mount: { kind: 'switch', help: 'honour cross-repository blob mounts (off: a mount opens an upload)' },
+  mountWithoutFrom: { kind: 'switch', help: 'a mount without from= finds the blob in any repository' },
+  maxPageSize: { kind: 'count', help: 'cap n on tags/list and _catalog, and page requests without n' },
+  maxManifestBytes: { kind: 'bytes', help: 'largest manifest accepted (larger: 413)' },
+  maxStorageBytes: { kind: 'bytes', help: 'bytes of blobs, manifests and open uploads held at most (past it: 413 DENIED)' },
+  uploadTimeoutMs: { kind: 'duration', help: 'idle upload sessions expire and are freed after this' },
+  headersTimeoutMs: { kind: 'duration', help: 'time allowed to receive request headers' },
+  requestTimeoutMs: { kind: 'duration', help: 'time allowed for a whole request (0: none)' },
+  keepAliveTimeoutMs: { kind: 'duration', help: 'how long an idle keep-alive connection is kept' },
+  journalLimit: { kind: 'count', help: 'requests kept in the request journal (0: no journal)' },
+};
+
+/** `maxManifestBytes` → `max-manifest-bytes`, `uploadTimeoutMs` → `upload-timeout` (the unit goes in the value). */
+function flagName(key: string): string {
+  return key.replace(/Ms$/, '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
-void main();
+const EXAMPLE: Record<ValueKind, string> = { host: '127.0.0.1', port: '5000', count: '100', bytes: '4MiB', duration: '30s' };
+
+/** Flags of the CLI itself, not of the registry. */
+const CLI_FLAGS = {
+  seed: { value: '[NAME[:TAG]=]DIR', example: './layout', help: 'load an OCI image layout at start (repeatable; see "Seeding")' },
+  export: { value: 'DIR', example: './registry-export', help: 'on shutdown, write every repository as a layout to DIR/<name>' },
+  json: { value: '', example: '', help: 'print the ready line as JSON: {"url","host","port","pid"}' },
+  log: { value: '[text|json]', example: 'json', help: 'one line per request on stderr (method, path, status, bytes, ms), or JSON lines' },
+  help: { value: '', example: '', help: 'print this help and exit' },
+  version: { value: '', example: '', help: 'print the version and exit' },
+} as const;
+
+const SIZE_UNITS: Record<string, number> = {
+  '': 1, b: 1, k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3,
+  kb: 1000, mb: 1000 ** 2, gb: 1000 ** 3,
+};
+const DURATION_UNITS: Record<string, number> = { '': 1, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+class UsageError extends Error {}
+
+/** Parses a flag's value, or says what is wrong and what would be right. */
+function parseValue(kind: ValueKind, flag: string, text: string): string | number {
+  const bad = (what: string): never => {
+    throw new UsageError(`invalid value ${JSON.stringify(text)} for --${flag}: ${what}, e.g. --${flag} ${EXAMPLE[kind]}`);
+  };
+  switch (kind) {
+    case 'host':
+      if (text.trim() === '') bad('give an interface address');
+      return text;
+    case 'port': {
+      if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) bad('give a port number from 0 to 65535 (0: a free port)');
+      return Number(text);
+    }
+    case 'count':
+      if (!/^\d{1,15}$/.test(text)) bad('give a whole number');
+      return Number(text);
+    case 'bytes': {
+      const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text);
+      const unit = SIZE_UNITS[match?.[2]?.toLowerCase() ?? 'x'];
+      if (!match || unit === undefined) bad('give bytes, optionally with a unit: KiB, MiB, GiB (or k, M, G; KB, MB, GB are powers of 1000)');
+      const bytes = Math.round(Number(match![1]) * unit!);
+      if (!Number.isSafeInteger(bytes)) bad('too large');
+      return bytes;
+    }
+    case 'duration': {
+      const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text);
+      const unit = DURATION_UNITS[match?.[2]?.toLowerCase() ?? 'x'];
+      if (!match || unit === undefined) bad('give milliseconds, or a number with a unit: ms, s, m, h');
+      const ms = Math.round(Number(match![1]) * unit!);
+      if (!Number.isSafeInteger(ms)) bad('too large');
+      return ms;
+    }
+  }
+}
+
+function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes)) return 'no limit';
+  for (const [unit, size] of [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) {
+    if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
+  }
+  return `${bytes}`;
+}
+
+function formatDuration(ms: number): string {
+  if (ms === 0) return '0';
+  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+/** The default shown by --help, read from DEFAULT_OPTIONS (never a second copy). */
+function defaultText(key: OptionKey, flag: OptionFlag): string {
+  if (flag.defaultText) return flag.defaultText;
+  const value = (DEFAULT_OPTIONS as Partial<Record<OptionKey, unknown>>)[key];
+  switch (flag.kind) {
+    case 'switch': return value ? 'on' : 'off';
+    case 'bytes': return formatBytes(value as number);
+    case 'duration': return formatDuration(value as number);
+    default: return value === undefined ? 'no limit' : String(value);
+  }
+}
+
+const VALUE_NAME: Record<ValueKind, string> = { host: 'HOST', port: 'N', count: 'N', bytes: 'SIZE', duration: 'DURATION' };
+const HELP_COLUMNS = 80;
+
+/** Splits text into lines of at most `width` characters at spaces. */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line !== '' && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line === '' ? word : `${line} ${word}`;
+    }
+  }
+  lines.push(line);
+  return lines;
+}
+
+export function helpText(): string {
+  const rows: [string, string][] = [];
+  const section = (title: string) => rows.push([title, '']);
+  const row = (left: string, right: string) => rows.push([`  ${left}`, right]);
+  section('Registry options (the RegistryOptions of the API):');
+  for (const [key, flag] of Object.entries(OPTION_FLAGS) as [OptionKey, OptionFlag][]) {
+    const name = flagName(key);
+    const left = flag.kind === 'switch' ? `--[no-]${name}` : `--${name} ${VALUE_NAME[flag.kind]}`;
+    row(left, `${flag.help} (default: ${defaultText(key, flag)})`);
+  }
+  section('Command line:');
+  for (const [name, flag] of Object.entries(CLI_FLAGS)) {
+    const short = name === 'help' ? '-h, ' : name === 'version' ? '-v, ' : '';
+    row(`${short}--${name}${flag.value ? ` ${flag.value}` : ''}`, flag.help);
+  }
+  const width = Math.max(...rows.filter(([, r]) => r).map(([l]) => l.length)) + 2;
+  const table = rows.map(([left, right]) => (right ? left.padEnd(width) + wrap(right, HELP_COLUMNS - width).join(`\n${' '.repeat(width)}`) : `\n${left}`)).join('\n');
+  return `Usage: ${PROGRAM} [options]
+
+An in-memory OCI / Docker registry for tests and CI jobs. Prints one line
+once it is listening, serves until SIGINT or SIGTERM, then forgets
+everything (keep it with --export).
+${table}
+
+Values: SIZE is bytes or a number with a unit (KiB, MiB, GiB or k, M, G;
+KB, MB, GB are powers of 1000): 512KiB, 4MiB. DURATION is milliseconds or
+a number with a unit (ms, s, m, h): 500ms, 30s, 15m. Switches also take
+--name=true / --name=false.
+
+Seeding: --seed DIR reads an OCI image layout (oci-layout, index.json,
+blobs/). Each index.json entry's org.opencontainers.image.ref.name is either
+a tag (v1), stored in the repository named after DIR's last component, or a
+reference (example.com/team/app:v1), stored as team/app:v1 (registry host
+dropped). Entries without one are stored by digest. --seed NAME=DIR puts
+every entry in repository NAME; --seed NAME:TAG=DIR imports the one image of
+DIR (or the entry whose ref.name tag is TAG) as NAME:TAG. Everything is
+verified as a push is.
+
+Export: --export DIR writes DIR/<name>/{oci-layout,index.json,blobs/} per
+repository on shutdown, one index.json entry per tag (ref.name = tag), so
+--seed NAME=DIR/<name> or skopeo copy oci:DIR/<name>:TAG reads it back.
+
+Exit status: 0 after SIGINT or SIGTERM (or when a forking parent's IPC
+channel closes), 2 on a usage or start-up error, 1 when --export fails.
+`;
+}
+
+// ---------------------------------------------------------------------------
+// Parsing
+
+/** One `--seed` argument: `DIR`, `NAME=DIR` or `NAME:TAG=DIR`. */
+interface Seed {
+  arg: string;
+  dir: string;
+  name?: string;
+  tag?: string;
+}
+
+interface CommandLine {
+  help: boolean;
+  version: boolean;
+  json: boolean;
+  log?: 'text' | 'json';
+  seeds: Seed[];
+  exportDir?: string;
+  options: RegistryOptions & { host: string; port: number };
+}
+
+const SWITCH_NAMES = new Set(Object.entries(OPTION_FLAGS).filter(([, f]) => f.kind === 'switch').map(([k]) => flagName(k)));
+const TRUE = new Set(['true', '1', 'yes', 'on']);
+const FALSE = new Set(['false', '0', 'no', 'off']);
+
+/** The parseArgs configuration: every registry option, switches in both spellings, and the CLI's own flags. */
+function parseArgsOptions(): Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> {
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {
+    seed: { type: 'string', multiple: true },
+    export: { type: 'string' },
+    json: { type: 'boolean' },
+    log: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+    version: { type: 'boolean', short: 'v' },
+  };
+  for (const [key, flag] of Object.entries(OPTION_FLAGS)) {
+    const name = flagName(key);
+    if (flag.kind === 'switch') {
+      options[name] = { type: 'boolean' };
+      options[`no-${name}`] = { type: 'boolean' };
+    } else {
+      options[name] = { type: 'string' };
+    }
+  }
+  return options;
+}
+
+/**
+ * Rewrites the two spellings parseArgs cannot read: `--log` with an optional
+ * value (`--log`, `--log json`) and switches with a value (`--deletes=false`).
+ */
+function normalize(argv: readonly string[], config: ReturnType<typeof parseArgsOptions>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    if (arg === '--log') {
+      const next = argv[i + 1];
+      if (next !== undefined && !next.startsWith('-')) {
+        out.push(`--log=${next}`);
+        i++;
+      } else {
+        out.push('--log=text');
+      }
+      continue;
+    }
+    const inline = /^--([a-z-]+)=(.*)$/s.exec(arg);
+    if (inline && SWITCH_NAMES.has(inline[1]!)) {
+      const value = inline[2]!.toLowerCase();
+      if (TRUE.has(value)) out.push(`--${inline[1]}`);
+      else if (FALSE.has(value)) out.push(`--no-${inline[1]}`);
+      else throw new UsageError(`invalid value ${JSON.stringify(inline[2])} for --${inline[1]}: use --${inline[1]} or --no-${inline[1]} (or =true / =false)`);
+      continue;
+    }
+    out.push(arg);
+    // The value of a string flag is passed through untouched, even if it looks like a flag.
+    const name = /^--([a-z-]+)$/.exec(arg)?.[1];
+    if (name !== undefined && config[name]?.type === 'string' && i + 1 < argv.length) out.push(argv[++i]!);
+  }
+  return out;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** Turns parseArgs' messages (written for positional-taking programs) into ours: the problem and the fix. */
+function usageFromParseError(error: Error & { code?: string }, config: ReturnType<typeof parseArgsOptions>): UsageError {
+  const quoted = /'([^']*)'/.exec(error.message)?.[1] ?? '';
+  const option = quoted.split(' ')[0]!;
+  switch (error.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': {
+      const word = option.replace(/^-+/, '').split('=')[0]!;
+      const guess = Object.keys(config)
+        .map((name) => [name, editDistance(word, name)] as const)
+        .filter(([name, d]) => d <= 2 || (word.length >= 3 && name.startsWith(word)))
+        .sort((a, b) => a[1] - b[1])[0]?.[0];
+      return new UsageError(`unknown option ${option}${guess ? ` (did you mean --${guess}?)` : ''}: see --help for the options`);
+    }
+    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
+      return new UsageError(`unexpected argument ${JSON.stringify(quoted)}: ${PROGRAM} takes only options (--name value); see --help`);
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
+      const name = option.replace(/^-+/, '');
+      if (/does not take an argument/.test(error.message)) return new UsageError(`${option} takes no value: write ${option} alone`);
+      const key = Object.keys(OPTION_FLAGS).find((k) => flagName(k) === name) as OptionKey | undefined;
+      const cli = (CLI_FLAGS as Record<string, { example: string }>)[name];
+      const example = key ? EXAMPLE[OPTION_FLAGS[key].kind as ValueKind] : cli?.example;
+      return new UsageError(`${option} needs a value${example ? `, e.g. ${option} ${example}` : ''}`);
+    }
+    default:
+      return new UsageError(error.message);
+  }
+}
+
+function parseSeed(arg: string): Seed {
+  const eq = arg.indexOf('=');
+  // `NAME[:TAG]=DIR`; a directory whose path holds '=' can be written ./PATH or as an absolute path.
+  if (eq <= 0 || /^[./~\\]/.test(arg)) {
+    if (arg === '') throw new UsageError('--seed needs a directory, e.g. --seed ./layout');
+    return { arg, dir: arg };
+  }
+  const ref = arg.slice(0, eq);
+  const dir = arg.slice(eq + 1);
+  const colon = ref.lastIndexOf(':');
+  const name = colon >= 0 ? ref.slice(0, colon) : ref;
+  const tag = colon >= 0 ? ref.slice(colon + 1) : undefined;
+  const hint = '--seed takes DIR, NAME=DIR or NAME:TAG=DIR (write ./PATH for a directory whose name holds "=")';
+  if (!isName(name)) throw new UsageError(`invalid repository name ${JSON.stringify(name)} in --seed ${arg}: names are lowercase a-z, 0-9 and . _ - /; ${hint}`);
+  if (tag !== undefined && !isTag(tag)) throw new UsageError(`invalid tag ${JSON.stringify(tag)} in --seed ${arg}: a tag is up to 128 of A-Z a-z 0-9 _ . -; ${hint}`);
+  if (dir === '') throw new UsageError(`--seed ${arg} names no directory after "=": ${hint}`);
+  return tag === undefined ? { arg, dir, name } : { arg, dir, name, tag };
+}
+
+/** Reads argv and the environment into a command line, or throws a UsageError that says what to fix. */
+export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv): CommandLine {
+  const config = parseArgsOptions();
+  let tokens;
+  try {
+    ({ tokens } = parseArgs({ args: normalize(argv, config), options: config, strict: true, allowPositionals: false, tokens: true }));
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw usageFromParseError(error as Error & { code?: string }, config);
+  }
+  const line: CommandLine = { help: false, version: false, json: false, seeds: [], options: { host: DEFAULT_OPTIONS.host, port: DEFAULT_PORT } };
+  const options = line.options as unknown as Record<string, unknown>;
+  let portGiven = false;
+  // Tokens in order: a later flag overrides an earlier one (--no-deletes --deletes → on).
+  for (const token of tokens) {
+    if (token.kind !== 'option') continue;
+    const { name, value } = token;
+    switch (name) {
+      case 'help': line.help = true; continue;
+      case 'version': line.version = true; continue;
+      case 'json': line.json = true; continue;
+      case 'seed': line.seeds.push(parseSeed(value!)); continue;
+      case 'export':
+        if (value === '') throw new UsageError('--export needs a directory, e.g. --export ./registry-export');
+        line.exportDir = value!;
+        continue;
+      case 'log':
+        if (value !== 'text' && value !== 'json') throw new UsageError(`invalid value ${JSON.stringify(value)} for --log: use --log (text lines) or --log json`);
+        line.log = value;
+        continue;
+    }
+    const negated = name.startsWith('no-') && SWITCH_NAMES.has(name.slice(3));
+    const flag = negated ? name.slice(3) : name;
+    const key = Object.keys(OPTION_FLAGS).find((k) => flagName(k) === flag) as OptionKey;
+    const kind = OPTION_FLAGS[key].kind;
+    if (kind === 'switch') options[key] = !negated;
+    else options[key] = parseValue(kind, flag, value!);
+    if (key === 'port') portGiven = true;
+  }
+  if (!portGiven && env.PORT !== undefined && env.PORT !== '') {
+    if (!/^\d{1,5}$/.test(env.PORT) || Number(env.PORT) > 65535) {
+      throw new UsageError(`invalid $PORT ${JSON.stringify(env.PORT)}: set it to a port number from 0 to 65535, or give --port`);
+    }
+    line.options.port = Number(env.PORT);
+  }
+  // The ranges are the library's: ask it, and name the flag in its answer.
+  try {
+    resolveOptions(line.options);
+  } catch (error) {
+    const message = (error as Error).message.replace(/^option (\w+)/, (_, key: string) => `--${flagName(key)}`);
+    throw new UsageError(message);
+  }
+  return line;
+}
+
+// ---------------------------------------------------------------------------
+// Running
+
+function formatRecord(record: RequestRecord): string {
+  const code = record.code ? ` ${record.code}` : '';
+  const aborted = record.completed ? '' : ' (aborted)';
+  return `${record.method} ${record.path} ${record.status}${code} in=${record.bytesIn}B out=${record.bytesOut}B ${record.durationMs}ms${aborted}\n`;
+}
+
+/** Why listening failed, and what to do about it, in one line. */
+function describeListenError(error: NodeJS.ErrnoException, host: string, port: number): string {
+  switch (error.code) {
+    case 'EADDRINUSE':
+      return `port ${port} on ${host} is in use: stop what holds it, pick another with --port N (or $PORT), or use --port 0 for a free one`;
+    case 'EACCES':
+      return `not allowed to listen on port ${port}: ports below 1024 need privileges; pick another with --port N, or --port 0 for a free one`;
+    case 'EADDRNOTAVAIL':
+      return `cannot listen on ${host}: no such address on this machine; use --host 127.0.0.1 (or 0.0.0.0 for every interface)`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `cannot listen on ${host}: the host name does not resolve; use --host 127.0.0.1 (or 0.0.0.0 for every interface)`;
+    default:
+      return `cannot listen on ${host}:${port}: ${error.message}`;
+  }
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/**
+ * Leaves with `code` once stdout and stderr have flushed (on some platforms
+ * pipes are asynchronous, and a last line must not be lost). Exiting, rather
+ * than waiting for the loop to drain, is what makes a forked child with an
+ * IPC channel go away.
+ */
+function exit(code: number): void {
+  process.exitCode = code;
+  let pending = 2;
+  const done = () => {
+    if (--pending === 0) process.exit(code);
+  };
+  process.stdout.write('', done);
+  process.stderr.write('', done);
+  // Should a stream never flush (a parent that stopped reading), leave anyway.
+  setTimeout(() => process.exit(code), 1000).unref();
+}
+
+function fail(message: string, code = EXIT_USAGE): void {
+  process.stderr.write(`${PROGRAM}: ${message}\n`);
+  exit(code);
+}
+
+async function printVersion(): Promise<void> {
+  const { readFile } = await import('node:fs/promises');
+  const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  process.stdout.write(`${pkg.version}\n`);
+}
+
+/**
+ * Runs the command line. Resolves once the process is committed to an exit
+ * (the registry keeps serving until a signal arrives).
+ */
+export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
+  // A parent that closed our pipes must not turn a write into a crash.
+  process.stdout.on('error', () => undefined);
+  process.stderr.on('error', () => undefined);
+
+  let line: CommandLine;
+  try {
+    line = parseCommandLine(argv, process.env);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    return fail(error.message);
+  }
+  if (line.help) {
+    process.stdout.write(helpText());
+    return exit(0);
+  }
+  if (line.version) {
+    await printVersion();
+    return exit(0);
+  }
+
+  let registry: RunningRegistry | undefined;
+  let ready = false;
+  let stopping: Promise<void> | undefined;
+  /** Settles with start-up's problem, if any (then main reports it and exits 2). */
+  let starting: Promise<string | undefined> = Promise.resolve(undefined);
+
+  const shutdown = async (): Promise<void> => {
+    if ((await starting) !== undefined) return;
+    if (!registry) return exit(0);
+    await registry.close();
+    if (ready && line.exportDir !== undefined) {
+      try {
+        const { exportLayouts } = await import('./layout/export.js');
+        for (const result of await exportLayouts(registry.store, line.exportDir)) {
+          if (result.missing.length > 0) {
+            process.stderr.write(`${PROGRAM}: warning: --export ${result.dir} is incomplete: the registry no longer holds ${result.missing.join(', ')}\n`);
+          }
+        }
+      } catch (error) {
+        return fail(`--export failed: ${(error as Error).message}`, 1);
+      }
+    }
+    exit(0);
+  };
+  const stop = (why: string) => {
+    if (stopping) {
+      process.stderr.write(`${PROGRAM}: ${why} during shutdown: exiting now\n`);
+      return exit(1);
+    }
+    stopping = shutdown();
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  // Forked with an IPC channel: when the parent goes away (or disconnects), so do we.
+  if (process.connected) process.on('disconnect', () => stop('disconnect'));
+
+  const { options } = line;
+  if (line.log) {
+    const json = line.log === 'json';
+    options.onRequest = (record) => {
+      process.stderr.write(json ? `${JSON.stringify(record)}\n` : formatRecord(record));
+    };
+  }
+  if (line.exportDir !== undefined) {
+    // Fail now, not after a whole CI job, if the directory cannot be made.
+    const { mkdir } = await import('node:fs/promises');
+    try {
+      await mkdir(line.exportDir, { recursive: true });
+    } catch (error) {
+      return fail(`cannot create the --export directory ${line.exportDir}: ${(error as Error).message}`);
+    }
+  }
+
+  const start = async (): Promise<string | undefined> => {
+    try {
+      registry = await startRegistry(options);
+    } catch (error) {
+      const err = error as NodeJS.ErrnoException;
+      return err.code ? describeListenError(err, options.host, options.port) : err.message;
+    }
+    if (line.seeds.length > 0) {
+      const { importLayout } = await import('./layout/import.js');
+      for (const seed of line.seeds) {
+        if (stopping) return undefined;
+        try {
+          await importLayout(registry.store, seed.dir, { name: seed.name, tag: seed.tag, maxManifestBytes: registry.options.maxManifestBytes });
+        } catch (error) {
+          return `--seed ${seed.arg}: ${(error as Error).message}`;
+        }
+      }
+    }
+    return undefined;
+  };
+  starting = start();
+  const problem = await starting;
+  if (problem !== undefined) {
+    await registry?.close();
+    return fail(problem);
+  }
+  if (stopping || !registry) return;
+
+  if (!isLoopback(options.host)) {
+    process.stderr.write(`${PROGRAM}: warning: listening on ${options.host}: anyone who can reach this machine can push to and pull from this registry; use --host 127.0.0.1 to keep it local\n`);
+  }
+  const { url, host, port } = registry;
+  process.stdout.write(line.json ? `${JSON.stringify({ url, host, port, pid: process.pid })}\n` : `${PROGRAM} listening on ${url}\n`);
+  ready = true;
+  if (process.send && process.connected) {
+    process.send({ ready: true, url, host, port, pid: process.pid }, (error: Error | null) => void error);
+  }
+}

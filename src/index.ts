@@ -10,6 +10,12 @@ export type { RequestRecord } from './http/record.js';
 export { RegistryError, ERROR_CODES } from './oci/errors.js';
 export type { ErrorCode, RegistryErrorInit } from './oci/errors.js';
 export { MemoryStore } from './store/memory.js';
+export { SeedableStore } from './store/seeding.js';
+export type { Bytes, Platform, ImageInput, IndexInput, ArtifactInput, SeededManifest } from './store/seeding.js';
+export { Journal } from './control/journal.js';
+export type { JournalEntry, JournalQuery } from './control/journal.js';
+export { RegistryEvents } from './control/events.js';
+export type { PushEvent, DeleteEvent, UploadEvent, RegistryEventMap, WaitQuery, WaitOptions } from './control/events.js';
 export type { MemoryStoreOptions } from './store/memory.js';
 export type {
   Store,
@@ -20,6 +26,7 @@ export type {
   PageRequest,
   ManifestPut,
   StorageUsage,
+  StoreObserver,
   BlobContent,
   UploadSession,
 } from './store/store.js';

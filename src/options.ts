@@ -1,4 +1,4 @@
-import type { Store } from './store/store.js';
+import type { SeedableStore } from './store/seeding.js';
 import type { RequestRecord } from './http/record.js';
 
 /**
@@ -26,8 +26,15 @@ export interface RegistryOptions {
   mountWithoutFrom?: boolean;
   /** Caps `n` on tags/list and _catalog, and pages requests without `n`. Default: no cap. */
   maxPageSize?: number;
-  /** Bring your own store; by default a new MemoryStore per registry. */
-  store?: Store;
+  /** Bring your own store (extend SeedableStore); by default a new MemoryStore per registry. */
+  store?: SeedableStore;
+  /** Journal entries kept (the oldest are dropped past it); 0 turns the journal off. Default 10,000. */
+  journalLimit?: number;
+  /**
+   * A test framework's teardown hook: an object with `teardown(fn)` (tap) or
+   * `after(fn)` (node:test's TestContext); the registry closes itself there.
+   */
+  teardown?: { teardown(fn: () => unknown): unknown } | { after(fn: () => unknown): unknown };
   /** Called once per request after its response ended (or its socket closed); used by `--log`. Default: nothing. */
   onRequest?: (record: RequestRecord) => void;
   /** Called with errors that are bugs (a 500 was answered). Default: printed to stderr. */
@@ -40,7 +47,7 @@ export interface RegistryOptions {
   keepAliveTimeoutMs?: number;
 }
 
-type Optional = 'store' | 'maxPageSize' | 'onRequest';
+type Optional = 'store' | 'maxPageSize' | 'onRequest' | 'teardown';
 
 export type ResolvedOptions = Required<Omit<RegistryOptions, Optional>> & Pick<RegistryOptions, Optional>;
 
@@ -58,6 +65,7 @@ export const DEFAULT_OPTIONS: Readonly<Omit<ResolvedOptions, Optional>> = Object
   headersTimeoutMs: 60_000,
   requestTimeoutMs: 0,
   keepAliveTimeoutMs: 5_000,
+  journalLimit: 10_000,
   onError: (error: Error) => {
     process.stderr.write(`oci-test-registry: internal error: ${error.stack ?? error.message}\n`);
   },
@@ -80,6 +88,9 @@ export function resolveOptions(options: RegistryOptions = {}): ResolvedOptions {
   positive('headersTimeoutMs', resolved.headersTimeoutMs);
   positive('requestTimeoutMs', resolved.requestTimeoutMs, true);
   positive('keepAliveTimeoutMs', resolved.keepAliveTimeoutMs, true);
+  if (!Number.isSafeInteger(resolved.journalLimit) || resolved.journalLimit < 0) {
+    throw new TypeError(`option journalLimit must be a non-negative integer, got ${String(resolved.journalLimit)}`);
+  }
   if (resolved.maxPageSize !== undefined && (!Number.isSafeInteger(resolved.maxPageSize) || resolved.maxPageSize < 1)) {
     throw new TypeError(`option maxPageSize must be a positive integer, got ${String(resolved.maxPageSize)}`);
   }

@@ -1,8 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { resolveOptions, type RegistryOptions, type ResolvedOptions } from './options.js';
 import { createPipeline } from './http/pipeline.js';
+import type { RequestRecord } from './http/record.js';
 import { MemoryStore } from './store/memory.js';
-import type { Store } from './store/store.js';
+import type { SeedableStore } from './store/seeding.js';
+import type { StoreObserver } from './store/store.js';
+import { Journal } from './control/journal.js';
+import { RegistryEvents } from './control/events.js';
 import { listen } from './server.js';
 
 /** A registry that is not listening: a request listener to mount in your own node:http server. */
@@ -10,22 +14,31 @@ export interface Registry {
   /** A node:http request listener serving `/v2/…`. */
   handler: (req: IncomingMessage, res: ServerResponse) => void;
   /** The store: read and seed content without HTTP. */
-  store: Store;
+  store: SeedableStore;
+  /** Every request answered, newest last (bounded by `journalLimit`). */
+  journal: Journal;
+  /** `request`, `push`, `delete` and `upload` events (node:events EventEmitter). */
+  events: RegistryEvents;
+  /** Resolves with the first event matching the query, already happened or still to come. */
+  waitFor: RegistryEvents['waitFor'];
+  /**
+   * Empties content, upload sessions and the journal, and rejects pending
+   * waitFor calls; keeps listening, options and event listeners.
+   */
+  reset(): Promise<void>;
   /** The options in force, defaults filled in. */
   options: ResolvedOptions;
-  /** Stops the registry's timers (upload expiry). The handler keeps answering. */
+  /** Stops the registry's timers (upload expiry) and rejects pending waitFor calls. The handler keeps answering. */
   close(): Promise<void>;
 }
 
 /** A listening registry (see {@link startRegistry}). */
-export interface RunningRegistry extends AsyncDisposable {
+export interface RunningRegistry extends Omit<Registry, 'handler' | 'close'>, AsyncDisposable {
   /** `http://127.0.0.1:PORT` (IPv6 hosts bracketed); never ends in `/`. */
   readonly url: string;
   /** `127.0.0.1:PORT`, for image references such as `${registry.host}/repo:tag`. */
   readonly host: string;
   readonly port: number;
-  readonly store: Store;
-  readonly options: ResolvedOptions;
   /**
    * Stops listening, lets in-flight requests finish (up to a second), drops
    * keep-alive sockets. Idempotent: a second call waits for the first. The
@@ -34,22 +47,62 @@ export interface RunningRegistry extends AsyncDisposable {
   close(): Promise<void>;
 }
 
+/** Sends store changes to the events, so that a listener's exception cannot undo or fail a push. */
+function observe(events: RegistryEvents, onError: (error: Error) => void): StoreObserver {
+  const emit = <K extends 'push' | 'delete' | 'upload'>(kind: K, event: Parameters<RegistryEvents['content']>[1]) => {
+    try {
+      events.content(kind, event as never);
+    } catch (error) {
+      onError(error as Error);
+    }
+  };
+  return {
+    push: (event) => emit('push', event),
+    delete: (event) => emit('delete', event),
+    upload: (event) => emit('upload', event),
+  };
+}
+
 /**
  * Builds a registry without listening (go-containerregistry's
  * `registry.New()` shape). Two registries share nothing.
  */
 export function createRegistry(options: RegistryOptions = {}): Registry {
   const resolved = resolveOptions(options);
-  const store = resolved.store ?? new MemoryStore({ maxStorageBytes: resolved.maxStorageBytes });
-  const handler = createPipeline(store, resolved);
+  const journal = new Journal(resolved.journalLimit);
+  const events = new RegistryEvents(journal, resolved.journalLimit);
+  const store = resolved.store ?? new MemoryStore({ maxStorageBytes: resolved.maxStorageBytes, observer: observe(events, resolved.onError) });
+  const { onRequest, onError } = resolved;
+  const onRecord = (record: RequestRecord, req: IncomingMessage, res: ServerResponse) => {
+    try {
+      const entry = journal.record(record, req.headers, res.getHeaders());
+      if (entry) events.emit('request', entry);
+      onRequest?.(record);
+    } catch (error) {
+      onError(error as Error);
+    }
+  };
+  const recording = resolved.journalLimit > 0 || onRequest !== undefined;
+  const handler = createPipeline(store, resolved, recording ? onRecord : undefined);
   // Abandoned uploads expire; the timer never keeps the process alive.
   const sweep = setInterval(() => void store.expireUploads(resolved.uploadTimeoutMs), Math.min(resolved.uploadTimeoutMs, 60_000));
   sweep.unref();
   return {
     handler,
     store,
+    journal,
+    events,
+    waitFor: events.waitFor.bind(events) as RegistryEvents['waitFor'],
+    reset: async () => {
+      await store.clear();
+      journal.clear();
+      events.reset('the registry was reset');
+    },
     options: resolved,
-    close: async () => clearInterval(sweep),
+    close: async () => {
+      clearInterval(sweep);
+      events.reset('the registry was closed');
+    },
   };
 }
 
@@ -69,6 +122,7 @@ function formatHost(host: string, port: number): string {
  * await fetch(`${registry.url}/v2/`);
  */
 export async function startRegistry(options: RegistryOptions = {}): Promise<RunningRegistry> {
+  const teardown = teardownHook(options.teardown);
   const registry = createRegistry(options);
   let listening;
   try {
@@ -83,13 +137,23 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
     closed ??= Promise.all([listening.close(CLOSE_GRACE_MS), registry.close()]).then(() => undefined);
     return closed;
   };
-  return {
+  const { handler: _handler, close: _close, ...rest } = registry;
+  const running: RunningRegistry = {
+    ...rest,
     url: `http://${host}`,
     host,
     port: listening.port,
-    store: registry.store,
-    options: registry.options,
     close,
     [Symbol.asyncDispose]: close,
   };
+  teardown?.(close);
+  return running;
+}
+
+/** How to hand `close` to a test framework: tap's `t.teardown(fn)` or node:test's `t.after(fn)`. */
+function teardownHook(framework: RegistryOptions['teardown']): ((close: () => Promise<void>) => void) | undefined {
+  if (!framework) return undefined;
+  if ('teardown' in framework && typeof framework.teardown === 'function') return (close) => framework.teardown(close);
+  if ('after' in framework && typeof framework.after === 'function') return (close) => framework.after(close);
+  throw new TypeError('option teardown must have a teardown(fn) or after(fn) method');
 }

@@ -12,6 +12,15 @@ function onClientError(error: NodeJS.ErrnoException, socket: Socket): void {
     socket.destroy();
     return;
   }
+  // Bytes after a complete request (e.g. a body longer than its
+  // Content-Length) fail to parse while that request is still being
+  // answered: its response goes out first, so the client is told the truth
+  // about what the request did, and the error follows.
+  const inflight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (inflight && !inflight.writableFinished) {
+    inflight.once('close', () => (inflight.writableFinished ? onClientError(error, socket) : socket.destroy()));
+    return;
+  }
   const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
   const body = JSON.stringify({ errors: [{ code: 'UNSUPPORTED', message: `malformed HTTP request: ${error.code ?? error.message}` }] });
   socket.end(

@@ -90,6 +90,12 @@ async function complete(ctx: RequestContext, session: UploadSession, chunk: Uplo
   created(ctx, expected.digest);
 }
 
+/** The session a PATCH, PUT, GET or DELETE addresses; the collection URL itself takes POST only. */
+function sessionOf({ route, store, req }: RequestContext): Promise<UploadSession> {
+  if (route.reference === '') throw unsupported(`${req.method} needs an upload location; /v2/<name>/blobs/uploads/ takes POST only`, 405, { Allow: 'POST' });
+  return store.upload(route.name!, route.reference!);
+}
+
 function requiredDigest(query: URLSearchParams): ParsedDigest {
   const digest = query.get('digest');
   if (digest === null) throw digestInvalid('the digest query parameter is required to complete an upload');
@@ -131,7 +137,10 @@ export async function start(ctx: RequestContext): Promise<void> {
   }
   const algorithm = algorithmOf(route.query);
   // spec: a POST that opens a session carries no body (Content-Length: 0).
-  if ((declaredLength(req) ?? 0) > 0) {
+  // A chunked body is read to find out; any byte of it is refused.
+  const declared = declaredLength(req);
+  const sent = declared ?? (await streamBody(req, () => undefined));
+  if (sent > 0) {
     throw new RegistryError('BLOB_UPLOAD_INVALID', 'a POST with a body needs ?digest=<digest> (single POST upload)');
   }
   const session = await store.startUpload(name, algorithm);
@@ -140,7 +149,7 @@ export async function start(ctx: RequestContext): Promise<void> {
 
 /** end-5 `PATCH <location>`: appends a chunk (with Content-Range) or a stream (without). */
 export async function patch(ctx: RequestContext): Promise<void> {
-  const session = await ctx.store.upload(ctx.route.name!, ctx.route.reference!);
+  const session = await sessionOf(ctx);
   const chunk = await receive(ctx, session);
   chunk.commit();
   sendEmpty(ctx.res, 202, progress(session));
@@ -148,19 +157,20 @@ export async function patch(ctx: RequestContext): Promise<void> {
 
 /** end-6 `PUT <location>?digest=`: the optional last chunk, then verify and store. */
 export async function finish(ctx: RequestContext): Promise<void> {
-  const session = await ctx.store.upload(ctx.route.name!, ctx.route.reference!);
+  const session = await sessionOf(ctx);
   const expected = requiredDigest(ctx.route.query);
   await complete(ctx, session, await receive(ctx, session), expected);
 }
 
 /** end-13 `GET <location>`: 204 with the current `Range` (spec: "get the current status after a 416 error"). */
 export async function status(ctx: RequestContext): Promise<void> {
-  const session = await ctx.store.upload(ctx.route.name!, ctx.route.reference!);
+  const session = await sessionOf(ctx);
   sendEmpty(ctx.res, 204, progress(session));
 }
 
 /** `DELETE <location>`: cancels the session and frees its bytes. */
 export async function cancel(ctx: RequestContext): Promise<void> {
+  await sessionOf(ctx);
   await ctx.store.cancelUpload(ctx.route.name!, ctx.route.reference!);
   sendEmpty(ctx.res, 204);
 }

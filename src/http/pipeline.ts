@@ -4,7 +4,7 @@ import type { ResolvedOptions } from '../options.js';
 import type { Store } from '../store/store.js';
 import { parseRoute, type Route, type RouteKind } from './route.js';
 import { sendError, sendJson } from './reply.js';
-import { RequestRecorder } from './record.js';
+import { RequestRecorder, type RecordListener } from './record.js';
 import * as base from '../api/base.js';
 import * as blobs from '../api/blobs.js';
 import * as uploads from '../api/uploads.js';
@@ -49,10 +49,9 @@ export interface Pipeline {
  * written here and only here; anything else is a bug, answered 500 `UNKNOWN`
  * and reported through `onError`, and never takes the server down.
  */
-export function createPipeline(store: Store, options: ResolvedOptions): Pipeline {
-  const { onRequest } = options;
+export function createPipeline(store: Store, options: ResolvedOptions, onRecord?: RecordListener): Pipeline {
   return (req, res) => {
-    const recorder = onRequest ? new RequestRecorder(req, res, onRequest) : undefined;
+    const recorder = onRecord ? new RequestRecorder(req, res, onRecord) : undefined;
     handle(req, res, store, options, recorder).catch((error: unknown) => {
       if (recorder) recorder.code = error instanceof RegistryError ? error.code : 'UNKNOWN';
       fail(req, res, error, options);

@@ -5,6 +5,8 @@ import { bytesRead } from './body.js';
 
 /** What one request did, recorded once its response ended (or its socket closed first). */
 export interface RequestRecord {
+  /** When the request arrived (ms since the epoch). */
+  at: number;
   method: string;
   /** Path and query as requested. */
   path: string;
@@ -25,8 +27,12 @@ export interface RequestRecord {
   completed: boolean;
 }
 
+/** Receives each request's record once its response is over. */
+export type RecordListener = (record: RequestRecord, req: IncomingMessage, res: ServerResponse) => void;
+
 /** Collects a {@link RequestRecord} for one request; the pipeline fills in what it learns. */
 export class RequestRecorder {
+  readonly #at = Date.now();
   readonly #started = performance.now();
   route: Route | undefined;
   code: ErrorCode | 'UNKNOWN' | undefined;
@@ -35,7 +41,7 @@ export class RequestRecorder {
   constructor(
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
-    onRecord: (record: RequestRecord) => void,
+    onRecord: RecordListener,
   ) {
     // Count body bytes as they are written, without buffering them.
     const write = res.write.bind(res) as (...args: unknown[]) => boolean;
@@ -52,12 +58,13 @@ export class RequestRecorder {
       if (typeof chunk !== 'function') count(chunk);
       return end(chunk, ...rest);
     }) as ServerResponse['end'];
-    res.once('close', () => onRecord(this.#record()));
+    res.once('close', () => onRecord(this.#record(), req, res));
   }
 
   #record(): RequestRecord {
     const { req, res, route } = this;
     const record: RequestRecord = {
+      at: this.#at,
       method: req.method ?? '',
       path: req.url ?? '',
       status: res.statusCode,

@@ -28,8 +28,12 @@ export interface ParsedManifest {
   /** The media type served back as Content-Type: the pushed Content-Type, else the body's `mediaType`. */
   mediaType: string;
   kind: 'image' | 'index';
-  /** Blobs that must be linked in the repository (config and layers, less foreign layers and the empty descriptor). */
-  blobs: Descriptor[];
+  /**
+   * Config and layers. Each must be linked in the repository with the size
+   * it declares, except that an `optional` one (a foreign layer, the empty
+   * descriptor) may be absent.
+   */
+  blobs: (Descriptor & { optional?: boolean })[];
   /** Manifests an index names, which must exist in the repository (sub-manifest validation). */
   manifests: Descriptor[];
   subject?: Descriptor;
@@ -100,10 +104,13 @@ function declaredType(body: Json, contentType: string | undefined): string {
   return type;
 }
 
-/** Whether a registry must hold this blob for the manifest to be accepted. */
-function mustBePresent(descriptor: Descriptor): boolean {
-  if (FOREIGN_LAYER_TYPES.has(descriptor.mediaType)) return false;
-  return descriptor.digest !== EMPTY_DESCRIPTOR.digest;
+/** Marks the blobs a registry need not hold: foreign layers, and the empty descriptor (which has exactly two bytes). */
+function markOptional(descriptor: Descriptor): Descriptor & { optional?: boolean } {
+  if (descriptor.digest === EMPTY_DESCRIPTOR.digest && descriptor.size !== EMPTY_DESCRIPTOR.size) {
+    throw manifestInvalid(`the empty descriptor ${EMPTY_DESCRIPTOR.digest} has size ${EMPTY_DESCRIPTOR.size}, not ${descriptor.size}`);
+  }
+  const optional = FOREIGN_LAYER_TYPES.has(descriptor.mediaType) || descriptor.digest === EMPTY_DESCRIPTOR.digest;
+  return optional ? { ...descriptor, optional } : descriptor;
 }
 
 /**
@@ -141,7 +148,7 @@ export function parseManifest(bytes: Buffer, contentType: string | undefined, al
   const artifactType = (body.artifactType as string | undefined) || config.mediaType;
   return {
     bytes, digest, mediaType, kind: 'image',
-    blobs: [config, ...layers].filter(mustBePresent),
+    blobs: [config, ...layers].map(markOptional),
     manifests: [], subject, annotations, artifactType,
   };
 }

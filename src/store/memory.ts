@@ -4,7 +4,9 @@ import type { Descriptor, ParsedManifest } from '../oci/manifest.js';
 import { RwLock } from './rwlock.js';
 import { SortedSet } from './sorted.js';
 import { UploadSession, type BlobContent, type UploadQuota } from './upload.js';
+import { SeedableStore } from './seeding.js';
 import type {
+  StoreObserver,
   ManifestPut,
   Page,
   PageRequest,
@@ -18,6 +20,8 @@ import type {
 export interface MemoryStoreOptions {
   /** Refuse pushes that would hold more than this many bytes (blobs, manifests and open uploads). Default: no limit. */
   maxStorageBytes?: number;
+  /** Told of every content change once it is committed (the registry's `events`). */
+  observer?: StoreObserver;
 }
 
 interface BlobRecord extends StoredBlob {
@@ -40,7 +44,7 @@ interface Repository {
  * reference maps; tags point at digests. Every operation runs under one
  * read/write lock.
  */
-export class MemoryStore implements Store {
+export class MemoryStore extends SeedableStore implements Store {
   readonly #lock = new RwLock();
   readonly #blobs = new Map<string, BlobRecord>();
   readonly #repositories = new Map<string, Repository>();
@@ -50,9 +54,12 @@ export class MemoryStore implements Store {
   #storedBytes = 0;
   #uploadBytes = 0;
   readonly #quota: UploadQuota;
+  readonly #observer: StoreObserver | undefined;
 
   constructor(options: MemoryStoreOptions = {}) {
+    super();
     this.#maxStorageBytes = options.maxStorageBytes ?? Infinity;
+    this.#observer = options.observer;
     this.#quota = {
       take: (bytes) => {
         this.#checkQuota(bytes);
@@ -110,8 +117,10 @@ export class MemoryStore implements Store {
     return this.#lock.read(() => (this.#repository(name)?.blobs.has(digest) ? this.#blobs.get(digest) : undefined));
   }
 
-  putBlob(name: string, content: BlobContent): Promise<StoredBlob> {
-    return this.#lock.write(() => this.#link(name, content));
+  async putBlob(name: string, content: BlobContent): Promise<StoredBlob> {
+    const blob = await this.#lock.write(() => this.#link(name, content));
+    this.#observer?.upload({ name, digest: blob.digest, size: blob.size, mounted: false });
+    return blob;
   }
 
   #link(name: string, content: BlobContent): StoredBlob {
@@ -130,8 +139,8 @@ export class MemoryStore implements Store {
     return record;
   }
 
-  deleteBlob(name: string, digest: string): Promise<boolean> {
-    return this.#lock.write(() => {
+  async deleteBlob(name: string, digest: string): Promise<boolean> {
+    const deleted = await this.#lock.write(() => {
       const repository = this.#repository(name);
       if (!repository?.blobs.delete(digest)) return false;
       const record = this.#blobs.get(digest)!;
@@ -142,15 +151,19 @@ export class MemoryStore implements Store {
       this.#dropIfEmpty(name, repository);
       return true;
     });
+    if (deleted) this.#observer?.delete({ name, kind: 'blob', reference: digest });
+    return deleted;
   }
 
-  mountBlob(name: string, digest: string, from?: string): Promise<StoredBlob | undefined> {
-    return this.#lock.write(() => {
+  async mountBlob(name: string, digest: string, from?: string): Promise<StoredBlob | undefined> {
+    const blob = await this.#lock.write(() => {
       const record = this.#blobs.get(digest);
       if (!record) return undefined;
       if (from !== undefined && !this.#repository(from)?.blobs.has(digest)) return undefined;
       return this.#link(name, record);
     });
+    if (blob) this.#observer?.upload({ name, digest, size: blob.size, mounted: true });
+    return blob;
   }
 
   // Manifests --------------------------------------------------------------
@@ -164,14 +177,15 @@ export class MemoryStore implements Store {
     });
   }
 
-  putManifest(name: string, parsed: ParsedManifest, tags: string[]): Promise<ManifestPut> {
-    return this.#lock.write(() => {
+  async putManifest(name: string, parsed: ParsedManifest, tags: string[]): Promise<ManifestPut> {
+    const put = await this.#lock.write(() => {
       const existing = this.#repository(name);
       // Validate everything before changing anything.
       const missing: Descriptor[] = [];
-      const check = (descriptor: Descriptor, size: number | undefined, what: string) => {
-        if (size === undefined) missing.push(descriptor);
-        else if (size !== descriptor.size) {
+      const check = (descriptor: Descriptor & { optional?: boolean }, size: number | undefined, what: string) => {
+        if (size === undefined) {
+          if (!descriptor.optional) missing.push(descriptor);
+        } else if (size !== descriptor.size) {
           throw manifestInvalid(`${what} ${descriptor.digest} has size ${size}, but the manifest says ${descriptor.size}`, {
             digest: descriptor.digest, size, declaredSize: descriptor.size,
           });
@@ -217,6 +231,16 @@ export class MemoryStore implements Store {
       }
       return { manifest, tags: [...tags] };
     });
+    const { manifest } = put;
+    this.#observer?.push({
+      name,
+      reference: tags[0] ?? manifest.digest,
+      digest: manifest.digest,
+      mediaType: manifest.mediaType,
+      tags: [...tags],
+      ...(manifest.subject ? { subject: manifest.subject } : {}),
+    });
+    return put;
   }
 
   #unindexReferrer(repository: Repository, manifest: StoredManifest): void {
@@ -226,8 +250,8 @@ export class MemoryStore implements Store {
     if (set?.size === 0) repository.referrers.delete(manifest.subject);
   }
 
-  deleteManifest(name: string, digest: string): Promise<boolean> {
-    return this.#lock.write(() => {
+  async deleteManifest(name: string, digest: string): Promise<boolean> {
+    const deleted = await this.#lock.write(() => {
       const repository = this.#repository(name);
       const manifest = repository?.manifests.get(digest);
       if (!repository || !manifest) return false;
@@ -243,15 +267,19 @@ export class MemoryStore implements Store {
       this.#dropIfEmpty(name, repository);
       return true;
     });
+    if (deleted) this.#observer?.delete({ name, kind: 'manifest', reference: digest });
+    return deleted;
   }
 
-  deleteTag(name: string, tag: string): Promise<boolean> {
-    return this.#lock.write(() => {
+  async deleteTag(name: string, tag: string): Promise<boolean> {
+    const deleted = await this.#lock.write(() => {
       const repository = this.#repository(name);
       if (!repository?.tags.delete(tag)) return false;
       repository.sortedTags.delete(tag);
       return true;
     });
+    if (deleted) this.#observer?.delete({ name, kind: 'tag', reference: tag });
+    return deleted;
   }
 
   tags(name: string, page?: PageRequest): Promise<Page | undefined> {
@@ -289,12 +317,14 @@ export class MemoryStore implements Store {
     return session;
   }
 
-  completeUpload(session: UploadSession, digest: string): Promise<StoredBlob> {
-    return this.#lock.write(() => {
+  async completeUpload(session: UploadSession, digest: string): Promise<StoredBlob> {
+    const blob = await this.#lock.write(() => {
       if (this.#uploads.get(session.id) !== session || session.closed) throw uploadUnknown(session.id);
       this.#uploads.delete(session.id);
       return this.#link(session.name, session.close(digest));
     });
+    this.#observer?.upload({ name: session.name, digest, size: blob.size, mounted: false });
+    return blob;
   }
 
   async cancelUpload(name: string, id: string): Promise<void> {
@@ -314,6 +344,19 @@ export class MemoryStore implements Store {
       }
     }
     return expired;
+  }
+
+  /** Forgets every repository, blob and upload session (the registry's reset()). */
+  clear(): Promise<void> {
+    return this.#lock.write(() => {
+      for (const session of this.#uploads.values()) session.discard();
+      this.#uploads.clear();
+      this.#blobs.clear();
+      this.#repositories.clear();
+      this.#names.clear();
+      this.#storedBytes = 0;
+      this.#uploadBytes = 0;
+    });
   }
 
   usage(): Promise<StorageUsage> {

@@ -41,6 +41,10 @@ export class SortedSet {
     this.#items.splice(at, 0, value);
   }
 
+  clear(): void {
+    this.#items = [];
+  }
+
   delete(value: string): void {
     const at = upperBound(this.#items, value) - 1;
     if (at >= 0 && this.#items[at] === value) this.#items.splice(at, 1);

@@ -102,4 +102,16 @@ export interface Store {
   expireUploads(idleMs: number): Promise<number>;
 
   usage(): Promise<StorageUsage>;
+  /** Forgets all content and upload sessions. */
+  clear(): Promise<void>;
+}
+
+/**
+ * Told of each content change after it is committed; the registry turns
+ * these into its `push`, `delete` and `upload` events.
+ */
+export interface StoreObserver {
+  push(event: { name: string; reference: string; digest: string; mediaType: string; tags: string[]; subject?: string }): void;
+  delete(event: { name: string; kind: 'manifest' | 'tag' | 'blob'; reference: string }): void;
+  upload(event: { name: string; digest: string; size: number; mounted: boolean }): void;
 }

@@ -1,0 +1,150 @@
+import { EventEmitter } from 'node:events';
+import { matches, type Journal, type JournalEntry, type JournalQuery } from './journal.js';
+
+/** A manifest was stored (over HTTP or by seeding). */
+export interface PushEvent {
+  name: string;
+  /** The tag pushed to, or the digest when pushed by digest alone. */
+  reference: string;
+  digest: string;
+  mediaType: string;
+  /** Every tag the push pointed at the manifest. */
+  tags: string[];
+  /** The subject digest, when the manifest has one. */
+  subject?: string;
+}
+
+/** A manifest, tag or blob was deleted. */
+export interface DeleteEvent {
+  name: string;
+  kind: 'manifest' | 'tag' | 'blob';
+  /** The tag or digest deleted. */
+  reference: string;
+}
+
+/** A blob was completed (upload or seeding) or mounted into a repository. */
+export interface UploadEvent {
+  name: string;
+  digest: string;
+  size: number;
+  /** True when the blob came by cross-repository mount. */
+  mounted: boolean;
+}
+
+export interface RegistryEventMap {
+  request: [JournalEntry];
+  push: [PushEvent];
+  delete: [DeleteEvent];
+  upload: [UploadEvent];
+}
+
+/** What `waitFor` waits for: an event name and fields that must all match. */
+export type WaitQuery =
+  | ({ event: 'request' } & JournalQuery)
+  | { event: 'push'; name?: string; reference?: string; digest?: string }
+  | { event: 'delete'; name?: string; reference?: string; kind?: DeleteEvent['kind'] }
+  | { event: 'upload'; name?: string; digest?: string };
+
+export interface WaitOptions {
+  /** Reject after this long. Default 5000 ms. */
+  timeoutMs?: number;
+}
+
+type Content = PushEvent | DeleteEvent | UploadEvent;
+
+function matchesContent(event: Content, query: Exclude<WaitQuery, { event: 'request' }>): boolean {
+  const q = query as Record<string, unknown>;
+  if (q.name !== undefined && event.name !== q.name) return false;
+  if (q.reference !== undefined) {
+    // A push is found by its tag, any other tag it got, or its digest.
+    const push = query.event === 'push' ? (event as PushEvent) : undefined;
+    const hit = (event as { reference?: string }).reference === q.reference || push?.digest === q.reference || push?.tags.includes(q.reference as string);
+    if (!hit) return false;
+  }
+  if (q.digest !== undefined && (event as PushEvent | UploadEvent).digest !== q.digest) return false;
+  if (q.kind !== undefined && (event as DeleteEvent).kind !== q.kind) return false;
+  return true;
+}
+
+interface Pending {
+  reject(error: Error): void;
+}
+
+/**
+ * The registry's `events`: a node:events EventEmitter of `request`, `push`,
+ * `delete` and `upload`, with a bounded history so that `waitFor` finds an
+ * event that already happened as well as one still to come. No polling.
+ */
+export class RegistryEvents extends EventEmitter<RegistryEventMap> {
+  readonly #history: { push: PushEvent[]; delete: DeleteEvent[]; upload: UploadEvent[] } = { push: [], delete: [], upload: [] };
+  readonly #limit: number;
+  readonly #journal: Journal;
+  readonly #pending = new Set<Pending>();
+
+  constructor(journal: Journal, limit: number) {
+    super();
+    this.#journal = journal;
+    this.#limit = limit;
+  }
+
+  /** Emits a content event and keeps it in the history. */
+  content<K extends 'push' | 'delete' | 'upload'>(kind: K, event: RegistryEventMap[K][0]): void {
+    const history = this.#history[kind] as Content[];
+    history.push(event);
+    if (history.length > this.#limit) history.splice(0, history.length - this.#limit);
+    (this.emit as (name: string, event: Content) => boolean)(kind, event);
+  }
+
+  /**
+   * Resolves with the first event matching `query`: the earliest one already
+   * recorded, else the next one to happen. Rejects after `timeoutMs` with a
+   * message that says what was awaited, or when the registry is reset or closed.
+   */
+  waitFor(query: WaitQuery & { event: 'request' }, options?: WaitOptions): Promise<JournalEntry>;
+  waitFor(query: WaitQuery & { event: 'push' }, options?: WaitOptions): Promise<PushEvent>;
+  waitFor(query: WaitQuery & { event: 'delete' }, options?: WaitOptions): Promise<DeleteEvent>;
+  waitFor(query: WaitQuery & { event: 'upload' }, options?: WaitOptions): Promise<UploadEvent>;
+  waitFor(query: WaitQuery, options?: WaitOptions): Promise<JournalEntry | Content>;
+  waitFor(query: WaitQuery, { timeoutMs = 5000 }: WaitOptions = {}): Promise<JournalEntry | Content> {
+    const test =
+      query.event === 'request'
+        ? (e: JournalEntry | Content) => matches(e as JournalEntry, query)
+        : (e: JournalEntry | Content) => matchesContent(e as Content, query);
+    const seen = query.event === 'request' ? this.#journal.all().find(test) : (this.#history[query.event] as Content[]).find(test);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const listener = (event: JournalEntry | Content) => {
+        if (!test(event)) return;
+        done();
+        resolve(event);
+      };
+      const pending: Pending = {
+        reject: (error) => {
+          done();
+          reject(error);
+        },
+      };
+      const timer = setTimeout(() => pending.reject(new Error(`waitFor timed out after ${timeoutMs} ms waiting for ${describe(query)}`)), timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        this.off(query.event, listener as never);
+        this.#pending.delete(pending);
+      };
+      this.on(query.event, listener as never);
+      this.#pending.add(pending);
+    });
+  }
+
+  /** Forgets the history and rejects every pending waitFor with `reason`. */
+  reset(reason: string): void {
+    this.#history.push = [];
+    this.#history.delete = [];
+    this.#history.upload = [];
+    for (const pending of [...this.#pending]) pending.reject(new Error(`waitFor cancelled: ${reason}`));
+  }
+}
+
+function describe(query: WaitQuery): string {
+  const fields = Object.entries(query).filter(([key, value]) => key !== 'event' && value !== undefined);
+  return `a ${query.event} event${fields.length ? ` with ${fields.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}` : ''}`;
+}

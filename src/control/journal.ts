@@ -1,0 +1,105 @@
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { RequestRecord } from '../http/record.js';
+import type { RouteKind } from '../http/route.js';
+
+/** One recorded request (see README "Journal"). */
+export interface JournalEntry extends RequestRecord {
+  /** 1, 2, 3 … in the order responses ended; never reused, not even after clear(). */
+  seq: number;
+  /** The manifest or blob digest the request was about, when it names or returns one. */
+  digest?: string;
+  /** Request headers, with credentials redacted. */
+  requestHeaders: Record<string, string | string[]>;
+  /** Response headers as sent. */
+  responseHeaders: Record<string, string | string[]>;
+}
+
+/** What `journal.filter()` matches; every field is optional and all given fields must match. */
+export interface JournalQuery {
+  method?: string;
+  route?: RouteKind;
+  name?: string;
+  reference?: string;
+  status?: number;
+  code?: string;
+}
+
+/** Headers whose values are credentials: kept as a scheme and `[redacted]`. */
+const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie']);
+
+function redact(headers: IncomingHttpHeaders | OutgoingHttpHeaders): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [key, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    const name = key.toLowerCase();
+    if (SECRET_HEADERS.has(name)) {
+      const scheme = typeof value === 'string' ? /^(\S+)\s/.exec(value)?.[1] : undefined;
+      out[name] = scheme ? `${scheme} [redacted]` : '[redacted]';
+    } else out[name] = Array.isArray(value) ? value.map(String) : String(value);
+  }
+  return out;
+}
+
+/**
+ * Every request the registry answered, oldest first, bounded to `limit`
+ * entries (the oldest are dropped) so a long CI job cannot grow without end.
+ */
+export class Journal {
+  #entries: JournalEntry[] = [];
+  #seq = 0;
+  readonly limit: number;
+
+  constructor(limit: number) {
+    this.limit = limit;
+  }
+
+  /** Builds and keeps the entry for a finished request; returns it (undefined when the journal is off). */
+  record(record: RequestRecord, requestHeaders: IncomingHttpHeaders, responseHeaders: OutgoingHttpHeaders): JournalEntry | undefined {
+    if (this.limit === 0) return undefined;
+    const entry: JournalEntry = {
+      seq: ++this.#seq,
+      ...record,
+      requestHeaders: redact(requestHeaders),
+      responseHeaders: redact(responseHeaders),
+    };
+    const digest = responseHeaders['docker-content-digest'] ?? (record.reference?.includes(':') ? record.reference : undefined);
+    if (typeof digest === 'string') entry.digest = digest;
+    this.#entries.push(entry);
+    // Drop in batches so the array is not shifted on every request at the limit.
+    if (this.#entries.length > this.limit + Math.max(1, this.limit >> 4)) this.#entries = this.#entries.slice(-this.limit);
+    return entry;
+  }
+
+  /** Every entry kept, oldest first. */
+  all(): JournalEntry[] {
+    return this.#entries.slice(-this.limit);
+  }
+
+  last(): JournalEntry | undefined {
+    return this.#entries[this.#entries.length - 1];
+  }
+
+  /** Entries matching every given field of `query`, oldest first. */
+  filter(query: JournalQuery): JournalEntry[] {
+    return this.all().filter((entry) => matches(entry, query));
+  }
+
+  clear(): void {
+    this.#entries = [];
+  }
+
+  get size(): number {
+    return Math.min(this.#entries.length, this.limit);
+  }
+}
+
+export function matches(entry: JournalEntry, query: JournalQuery): boolean {
+  return (
+    (query.method === undefined || entry.method === query.method.toUpperCase()) &&
+    (query.route === undefined || entry.route === query.route) &&
+    (query.name === undefined || entry.name === query.name) &&
+    (query.reference === undefined || entry.reference === query.reference) &&
+    (query.status === undefined || entry.status === query.status) &&
+    (query.code === undefined || entry.code === query.code)
+  );
+}
