@@ -1,4 +1,6 @@
 import type { SeedableStore } from './store/seeding.js';
+import type { FaultRule } from './control/faults.js';
+import { PROFILES, type ProfileName } from './control/profiles.js';
 import type { RequestRecord } from './http/record.js';
 
 /**
@@ -39,6 +41,38 @@ export interface RegistryOptions {
   onRequest?: (record: RequestRecord) => void;
   /** Called with errors that are bugs (a 500 was answered). Default: printed to stderr. */
   onError?: (error: Error) => void;
+  // Misbehaving on purpose (all off by default: the default is spec-exact).
+  /** Fault rules in force from the start (see `registry.faults`). */
+  faults?: FaultRule[];
+  /** A global rate limit: past `requests` in a window of `perSeconds`, 429 TOOMANYREQUESTS with Retry-After. */
+  rateLimit?: { requests: number; perSeconds: number };
+  /** `false`: a `POST ?digest=` with a body is answered as a plain 202 session (spec: registries that do not support it). Default `true`. */
+  singlePostUpload?: boolean;
+  /** Advertised as `OCI-Chunk-Min-Length`; a PATCH that follows a chunk smaller than this gets 416. */
+  chunkMinBytes?: number;
+  /** A PATCH larger than this gets 416, as some hosted registries answer. */
+  chunkMaxBytes?: number;
+  /** Status of a successful PATCH: the spec's 202, or 204 as some registries answer. Default 202. */
+  uploadPatchStatus?: 202 | 204;
+  /** Leave `Docker-Content-Digest` out of manifest and blob responses (it is OPTIONAL in the spec). Default `false`. */
+  omitDigestHeader?: boolean;
+  /** `'spec'`; `'ignore-n'` (every tag, no Link); `'no-link'` (n honoured, no Link header). Default `'spec'`. */
+  tagsPagination?: 'spec' | 'ignore-n' | 'no-link';
+  /** Sent as `Warning: 299 - "<text>"` on every response (spec "Warnings"; at most 4096 bytes in all). */
+  warnings?: string[];
+  /** `false`: DELETE of a tag answers 405 UNSUPPORTED while DELETE by digest works. Default `true`. */
+  tagDeletes?: boolean;
+  /**
+   * Blob GET/HEAD answer 307 to a signed, expiring URL outside /v2/ that
+   * refuses an Authorization header (400), as object-store-backed registries
+   * do. `true`, or `{ host, ttlSeconds }`; the host defaults to the other
+   * spelling of loopback (127.0.0.1 ↔ localhost), so clients see a new host.
+   */
+  blobRedirect?: boolean | { host?: string; ttlSeconds?: number };
+  /** Serve the JSON control routes under `/_oci-test-registry/` (journal, faults, reset, health). Default `false`. */
+  control?: boolean;
+  /** A named bundle of the switches above that mimics a real registry; explicit options override it. */
+  profile?: ProfileName;
   /** node:http `headersTimeout`: time allowed to receive request headers. Default 60 s. */
   headersTimeoutMs?: number;
   /** node:http `requestTimeout`: time allowed for a whole request; 0 = none, so large pushes are never cut. Default 0. */
@@ -47,7 +81,7 @@ export interface RegistryOptions {
   keepAliveTimeoutMs?: number;
 }
 
-type Optional = 'store' | 'maxPageSize' | 'onRequest' | 'teardown';
+type Optional = 'store' | 'maxPageSize' | 'onRequest' | 'teardown' | 'faults' | 'rateLimit' | 'chunkMinBytes' | 'chunkMaxBytes' | 'profile';
 
 export type ResolvedOptions = Required<Omit<RegistryOptions, Optional>> & Pick<RegistryOptions, Optional>;
 
@@ -66,6 +100,14 @@ export const DEFAULT_OPTIONS: Readonly<Omit<ResolvedOptions, Optional>> = Object
   requestTimeoutMs: 0,
   keepAliveTimeoutMs: 5_000,
   journalLimit: 10_000,
+  singlePostUpload: true,
+  uploadPatchStatus: 202,
+  omitDigestHeader: false,
+  tagsPagination: 'spec',
+  warnings: [],
+  tagDeletes: true,
+  blobRedirect: false,
+  control: false,
   onError: (error: Error) => {
     process.stderr.write(`oci-test-registry: internal error: ${error.stack ?? error.message}\n`);
   },
@@ -81,7 +123,11 @@ function positive(name: string, value: number | undefined, allowZero = false): v
 /** Fills in defaults and rejects values that make no sense, with a message naming the option. */
 export function resolveOptions(options: RegistryOptions = {}): ResolvedOptions {
   const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as RegistryOptions;
-  const resolved: ResolvedOptions = { ...DEFAULT_OPTIONS, ...given };
+  if (given.profile !== undefined && !Object.hasOwn(PROFILES, given.profile)) {
+    throw new TypeError(`option profile must be one of ${Object.keys(PROFILES).join(', ')}, got ${JSON.stringify(given.profile)}`);
+  }
+  const profile = given.profile === undefined ? {} : PROFILES[given.profile].options;
+  const resolved: ResolvedOptions = { ...DEFAULT_OPTIONS, ...profile, ...given };
   positive('maxManifestBytes', resolved.maxManifestBytes);
   positive('maxStorageBytes', resolved.maxStorageBytes, true);
   positive('uploadTimeoutMs', resolved.uploadTimeoutMs);
@@ -93,6 +139,18 @@ export function resolveOptions(options: RegistryOptions = {}): ResolvedOptions {
   }
   if (resolved.maxPageSize !== undefined && (!Number.isSafeInteger(resolved.maxPageSize) || resolved.maxPageSize < 1)) {
     throw new TypeError(`option maxPageSize must be a positive integer, got ${String(resolved.maxPageSize)}`);
+  }
+  positive('chunkMinBytes', resolved.chunkMinBytes);
+  positive('chunkMaxBytes', resolved.chunkMaxBytes);
+  if (resolved.uploadPatchStatus !== 202 && resolved.uploadPatchStatus !== 204) throw new TypeError('option uploadPatchStatus must be 202 or 204');
+  if (!['spec', 'ignore-n', 'no-link'].includes(resolved.tagsPagination)) throw new TypeError("option tagsPagination must be 'spec', 'ignore-n' or 'no-link'");
+  // spec "Warnings": no more than 4096 bytes of warning data, and a quoted-string cannot hold '"' or CR/LF.
+  if (resolved.warnings.some((w) => /["\\\r\n]/.test(w)) || Buffer.byteLength(resolved.warnings.join('')) > 4096) {
+    throw new TypeError('option warnings must be texts without quotes, backslashes or line breaks, at most 4096 bytes in all');
+  }
+  if (resolved.rateLimit !== undefined) {
+    positive('rateLimit.requests', resolved.rateLimit.requests);
+    positive('rateLimit.perSeconds', resolved.rateLimit.perSeconds);
   }
   if (!Number.isInteger(resolved.port) || resolved.port < 0 || resolved.port > 65535) {
     throw new TypeError(`option port must be an integer from 0 to 65535, got ${String(resolved.port)}`);

@@ -7,6 +7,8 @@ import type { SeedableStore } from './store/seeding.js';
 import type { StoreObserver } from './store/store.js';
 import { Journal } from './control/journal.js';
 import { RegistryEvents } from './control/events.js';
+import { Faults } from './control/faults.js';
+import { BlobRedirects } from './api/redirect.js';
 import { listen } from './server.js';
 
 /** A registry that is not listening: a request listener to mount in your own node:http server. */
@@ -19,11 +21,13 @@ export interface Registry {
   journal: Journal;
   /** `request`, `push`, `delete` and `upload` events (node:events EventEmitter). */
   events: RegistryEvents;
+  /** Fault rules: `add(rule)` → handle with `hits` and `remove()`; `clear()`. */
+  faults: Faults;
   /** Resolves with the first event matching the query, already happened or still to come. */
   waitFor: RegistryEvents['waitFor'];
   /**
-   * Empties content, upload sessions and the journal, and rejects pending
-   * waitFor calls; keeps listening, options and event listeners.
+   * Empties content, upload sessions, the journal and fault rules, and
+   * rejects pending waitFor calls; keeps listening, options and event listeners.
    */
   reset(): Promise<void>;
   /** The options in force, defaults filled in. */
@@ -82,8 +86,17 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
       onError(error as Error);
     }
   };
+  const faults = new Faults();
+  for (const rule of resolved.faults ?? []) faults.add(rule);
+  const reset = async () => {
+    await store.clear();
+    journal.clear();
+    faults.clear();
+    events.reset('the registry was reset');
+  };
+  const redirects = resolved.blobRedirect ? new BlobRedirects(resolved.blobRedirect === true ? {} : resolved.blobRedirect) : undefined;
   const recording = resolved.journalLimit > 0 || onRequest !== undefined;
-  const handler = createPipeline(store, resolved, recording ? onRecord : undefined);
+  const handler = createPipeline(store, resolved, { journal, faults, reset, redirects }, recording ? onRecord : undefined);
   // Abandoned uploads expire; the timer never keeps the process alive.
   const sweep = setInterval(() => void store.expireUploads(resolved.uploadTimeoutMs), Math.min(resolved.uploadTimeoutMs, 60_000));
   sweep.unref();
@@ -92,12 +105,9 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     store,
     journal,
     events,
+    faults,
     waitFor: events.waitFor.bind(events) as RegistryEvents['waitFor'],
-    reset: async () => {
-      await store.clear();
-      journal.clear();
-      events.reset('the registry was reset');
-    },
+    reset,
     options: resolved,
     close: async () => {
       clearInterval(sweep);

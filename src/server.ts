@@ -8,21 +8,36 @@ import type { ResolvedOptions } from './options.js';
  * instead of Node's bare text, then closes the socket.
  */
 function onClientError(error: NodeJS.ErrnoException, socket: Socket): void {
-  if (error.code === 'ECONNRESET' || !socket.writable) {
+  // The client is gone (reset, or closed mid-request): nothing to answer.
+  // Destroying the socket aborts an in-flight request, which rolls its upload chunk back.
+  const inflight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (error.code === 'ECONNRESET' || error.code === 'HPE_INVALID_EOF_STATE' || !socket.writable) {
+    if (inflight && !inflight.req.complete) inflight.req.destroy();
     socket.destroy();
     return;
   }
-  // Bytes after a complete request (e.g. a body longer than its
-  // Content-Length) fail to parse while that request is still being
-  // answered: its response goes out first, so the client is told the truth
-  // about what the request did, and the error follows.
-  const inflight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  const body = JSON.stringify({ errors: [{ code: 'UNSUPPORTED', message: `malformed HTTP request: ${error.code ?? error.message}` }] });
   if (inflight && !inflight.writableFinished) {
-    inflight.once('close', () => (inflight.writableFinished ? onClientError(error, socket) : socket.destroy()));
+    if (inflight.req.complete) {
+      // Bytes after a complete request (a body longer than its
+      // Content-Length): that request's response goes out first, so the
+      // client learns what it did, and the error follows.
+      inflight.once('close', () => (inflight.writableFinished ? onClientError(error, socket) : socket.destroy()));
+    } else if (!inflight.headersSent) {
+      // The request's own body is malformed (bad chunked encoding): answer it
+      // with the error, then close, which aborts the handler's read and rolls
+      // back what it received.
+      inflight.shouldKeepAlive = false;
+      inflight.writeHead(400, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+      inflight.end(body, () => {
+        // After a parse error node:http no longer ends the request on close: end it here.
+        inflight.req.destroy();
+        socket.destroy();
+      });
+    } else socket.destroy();
     return;
   }
   const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-  const body = JSON.stringify({ errors: [{ code: 'UNSUPPORTED', message: `malformed HTTP request: ${error.code ?? error.message}` }] });
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
       'Content-Type: application/json\r\n' +

@@ -41,13 +41,13 @@ function blobHeaders(blob: StoredBlob): Record<string, string> {
   };
 }
 
-/** end-2 `GET`/`HEAD /v2/<name>/blobs/<digest>`, with Range support (spec "Pulling blobs", "Resumable Pull"). */
-export async function get({ req, res, route, store, head }: RequestContext): Promise<void> {
-  const { digest } = parseDigest(route.reference!);
-  // The read lock covers only this lookup; the segments are immutable, so
-  // streaming them needs no lock and a concurrent delete cannot tear them.
-  const blob = await store.blob(route.name!, digest);
-  if (!blob) throw blobUnknown(digest);
+/**
+ * Answers with a blob's bytes, honouring Range (spec "Pulling blobs",
+ * "Resumable Pull"). Used by blob GET/HEAD and by the signed redirect URL.
+ */
+export async function serveBlob({ req, res, head }: RequestContext, blob: StoredBlob, options: { digestHeader: boolean }): Promise<void> {
+  const headers = blobHeaders(blob);
+  if (!options.digestHeader) delete headers['Docker-Content-Digest'];
   const range = parseRange(req.headers.range, blob.size);
   if (range === 'unsatisfiable') {
     const error = new RegistryError('SIZE_INVALID', `range not satisfiable: the blob has ${blob.size} bytes`, {
@@ -59,11 +59,28 @@ export async function get({ req, res, route, store, head }: RequestContext): Pro
     return;
   }
   if (range) {
-    const headers = { ...blobHeaders(blob), 'Content-Range': `bytes ${range.start}-${range.end - 1}/${blob.size}` };
+    headers['Content-Range'] = `bytes ${range.start}-${range.end - 1}/${blob.size}`;
     await sendSegments(res, 206, blob.segments, range.start, range.end, headers, head);
     return;
   }
-  await sendSegments(res, 200, blob.segments, 0, blob.size, blobHeaders(blob), head);
+  await sendSegments(res, 200, blob.segments, 0, blob.size, headers, head);
+}
+
+/** end-2 `GET`/`HEAD /v2/<name>/blobs/<digest>`; with `blobRedirect`, a 307 to a signed URL instead. */
+export async function get(ctx: RequestContext): Promise<void> {
+  const { route, store, options, controls, req, res } = ctx;
+  const { digest } = parseDigest(route.reference!);
+  // The read lock covers only this lookup; the segments are immutable, so
+  // streaming them needs no lock and a concurrent delete cannot tear them.
+  const blob = await store.blob(route.name!, digest);
+  if (!blob) throw blobUnknown(digest);
+  if (controls.redirects) {
+    const headers: Record<string, string> = { Location: controls.redirects.location(req, route.name!, digest) };
+    if (!options.omitDigestHeader) headers['Docker-Content-Digest'] = digest;
+    sendEmpty(res, 307, headers);
+    return;
+  }
+  await serveBlob(ctx, blob, { digestHeader: !options.omitDigestHeader });
 }
 
 /** end-10 `DELETE /v2/<name>/blobs/<digest>`: unlinks the blob from this repository (spec "Deleting Blobs"). */
@@ -71,5 +88,5 @@ export async function remove({ res, route, store, options }: RequestContext): Pr
   checkDeletes(options, 'blob');
   const { digest } = parseDigest(route.reference!);
   if (!(await store.deleteBlob(route.name!, digest))) throw blobUnknown(digest);
-  sendEmpty(res, 202, { 'Docker-Content-Digest': digest });
+  sendEmpty(res, 202, options.omitDigestHeader ? {} : { 'Docker-Content-Digest': digest });
 }

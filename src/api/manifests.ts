@@ -1,4 +1,4 @@
-import { RegistryError, manifestInvalid, manifestUnknown, nameUnknown, digestInvalid } from '../oci/errors.js';
+import { RegistryError, manifestInvalid, manifestUnknown, nameUnknown, digestInvalid, unsupported } from '../oci/errors.js';
 import { parseManifest } from '../oci/manifest.js';
 import { bareMediaType } from '../oci/media-types.js';
 import { checkTag, isTag, parseReference } from '../oci/reference.js';
@@ -15,7 +15,7 @@ const manifestLocation = (name: string, digest: string): string => `/v2/${name}/
  * conversion: a stored type the client's `Accept` leaves out is still served
  * as it is (distribution's behaviour), and the client decides.
  */
-export async function get({ res, route, store, head }: RequestContext): Promise<void> {
+export async function get({ res, route, store, head, options }: RequestContext): Promise<void> {
   const name = route.name!;
   const key = route.reference!;
   // end-3 fails with 404 only: a tag outside the grammar can never have been
@@ -24,11 +24,9 @@ export async function get({ res, route, store, head }: RequestContext): Promise<
   if (key.includes(':')) parseReference(key);
   const manifest = isTag(key) || key.includes(':') ? await store.manifest(name, key) : undefined;
   if (!manifest) throw (await store.hasRepository(name)) ? manifestUnknown(key) : nameUnknown(name);
-  sendBytes(res, 200, manifest.bytes, {
-    'Content-Type': manifest.mediaType,
-    'Docker-Content-Digest': manifest.digest,
-    ETag: `"${manifest.digest}"`,
-  }, head);
+  const headers: Record<string, string> = { 'Content-Type': manifest.mediaType, ETag: `"${manifest.digest}"` };
+  if (!options.omitDigestHeader) headers['Docker-Content-Digest'] = manifest.digest;
+  sendBytes(res, 200, manifest.bytes, headers, head);
 }
 
 /** end-7 `PUT /v2/<name>/manifests/<reference>[?tag=…]` (spec "Pushing Manifests"). */
@@ -53,10 +51,8 @@ export async function put({ req, res, route, store, options }: RequestContext): 
   }
   const tags = reference.kind === 'tag' ? [reference.tag] : [...new Set(extraTags)];
   const { manifest } = await store.putManifest(name, parsed, tags);
-  const headers: Record<string, string> = {
-    Location: manifestLocation(name, manifest.digest),
-    'Docker-Content-Digest': manifest.digest,
-  };
+  const headers: Record<string, string> = { Location: manifestLocation(name, manifest.digest) };
+  if (!options.omitDigestHeader) headers['Docker-Content-Digest'] = manifest.digest;
   // spec "Pushing Manifests with Subject": OCI-Subject says the subject was processed.
   if (manifest.subject && options.referrers) headers['OCI-Subject'] = manifest.subject;
   if (extraTags.length > 0) headers['OCI-Tag'] = tags.join(', ');
@@ -72,6 +68,10 @@ export async function remove({ res, route, store, options }: RequestContext): Pr
   const name = route.name!;
   const reference = parseReference(route.reference!);
   checkDeletes(options, reference.kind === 'tag' ? 'tag' : 'manifest');
+  // Quirk tagDeletes: false — spec "Deleting tags": tag deletion disabled MUST answer 400 or 405.
+  if (reference.kind === 'tag' && !options.tagDeletes) {
+    throw unsupported('deleting a tag is not supported on this registry: delete the manifest by digest', 405, { Allow: 'GET, HEAD, PUT' });
+  }
   const key = reference.kind === 'tag' ? reference.tag : reference.digest;
   const deleted = reference.kind === 'tag' ? await store.deleteTag(name, key) : await store.deleteManifest(name, key);
   if (!deleted) throw (await store.hasRepository(name)) ? manifestUnknown(key) : nameUnknown(name);

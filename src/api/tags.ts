@@ -7,7 +7,10 @@ import { nextLink, pageRequest } from './pagination.js';
 export async function list({ res, route, store, options, head }: RequestContext): Promise<void> {
   const name = route.name!;
   const request = pageRequest(route.query, options.maxPageSize);
-  const page = await store.tags(name, request);
+  // Quirk tagsPagination: 'ignore-n' answers every tag; 'no-link' pages without a Link header.
+  const ignoreN = options.tagsPagination === 'ignore-n';
+  const page = await store.tags(name, ignoreN ? { last: request.last } : request);
   if (!page) throw nameUnknown(name);
-  sendJson(res, 200, { name, tags: page.items }, nextLink(route.path, request, page), head);
+  const link = options.tagsPagination === 'spec' ? nextLink(route.path, request, page) : {};
+  sendJson(res, 200, { name, tags: page.items }, link, head);
 }

@@ -1,4 +1,4 @@
-import { RegistryError, digestInvalid, unsupported } from '../oci/errors.js';
+import { RegistryError, digestInvalid } from '../oci/errors.js';
 import { isDigestAlgorithm, parseDigest, type DigestAlgorithm, type ParsedDigest } from '../oci/digest.js';
 import { checkName } from '../oci/reference.js';
 import { declaredLength, streamBody } from '../http/body.js';
@@ -16,7 +16,14 @@ function progress(session: UploadSession): Record<string, string> {
 }
 
 function created(ctx: RequestContext, digest: string): void {
-  sendEmpty(ctx.res, 201, { Location: blobLocation(ctx.route.name!, digest), 'Docker-Content-Digest': digest });
+  const headers: Record<string, string> = { Location: blobLocation(ctx.route.name!, digest) };
+  if (!ctx.options.omitDigestHeader) headers['Docker-Content-Digest'] = digest;
+  sendEmpty(ctx.res, 201, headers);
+}
+
+/** 416 for a chunk the `chunkMinBytes` / `chunkMaxBytes` quirks refuse; the session is unchanged. */
+function chunkRefused(session: UploadSession, why: string): RegistryError {
+  return new RegistryError('BLOB_UPLOAD_INVALID', why, { status: 416, headers: session.progressHeaders() });
 }
 
 /** end-4c `?digest-algorithm=`: which hash the session computes as bytes arrive. */
@@ -45,10 +52,17 @@ function contentRange(header: string | undefined): { start: number; end: number 
  * agree with Content-Length (else 416) and with the bytes that came (else
  * 400 `SIZE_INVALID`). Any failure rolls the chunk back whole.
  */
-async function receive({ req }: RequestContext, session: UploadSession): Promise<UploadChunk> {
+async function receive({ req, options }: RequestContext, session: UploadSession, patch = false): Promise<UploadChunk> {
   const range = contentRange(req.headers['content-range']);
   const declared = declaredLength(req);
   let expected = declared;
+  const max = patch ? options.chunkMaxBytes : undefined;
+  const min = patch ? options.chunkMinBytes : undefined;
+  // Quirk chunkMinBytes: a chunk smaller than OCI-Chunk-Min-Length is proven
+  // non-final (spec: "except for the final chunk") when another PATCH follows it.
+  if (min !== undefined && session.lastChunkSize !== undefined && session.lastChunkSize < min) {
+    throw chunkRefused(session, `the previous chunk had ${session.lastChunkSize} bytes, less than OCI-Chunk-Min-Length ${min}, and was not the last`);
+  }
   if (range) {
     expected = range.end - range.start + 1;
     if (range.end < range.start || (declared !== undefined && declared !== expected)) {
@@ -59,9 +73,17 @@ async function receive({ req }: RequestContext, session: UploadSession): Promise
       });
     }
   }
+  if (max !== undefined && expected !== undefined && expected > max) {
+    throw chunkRefused(session, `the chunk has ${expected} bytes, more than this registry's limit of ${max} per request`);
+  }
   const chunk = session.chunk(range?.start, expected);
   try {
-    const received = await streamBody(req, (bytes) => chunk.write(bytes));
+    const received = await streamBody(req, (bytes) => {
+      if (max !== undefined && chunk.received + bytes.length > max) {
+        throw chunkRefused(session, `the chunk is larger than this registry's limit of ${max} bytes per request`);
+      }
+      chunk.write(bytes);
+    });
     if (expected !== undefined && received !== expected) {
       throw new RegistryError('SIZE_INVALID', `received ${received} bytes, but the request declared ${expected}`, {
         detail: { received, declared: expected },
@@ -90,9 +112,8 @@ async function complete(ctx: RequestContext, session: UploadSession, chunk: Uplo
   created(ctx, expected.digest);
 }
 
-/** The session a PATCH, PUT, GET or DELETE addresses; the collection URL itself takes POST only. */
-function sessionOf({ route, store, req }: RequestContext): Promise<UploadSession> {
-  if (route.reference === '') throw unsupported(`${req.method} needs an upload location; /v2/<name>/blobs/uploads/ takes POST only`, 405, { Allow: 'POST' });
+/** The session a PATCH, PUT, GET or DELETE addresses (the pipeline sends only POST to the collection URL). */
+function sessionOf({ route, store }: RequestContext): Promise<UploadSession> {
   return store.upload(route.name!, route.reference!);
 }
 
@@ -110,7 +131,6 @@ function requiredDigest(query: URLSearchParams): ParsedDigest {
 export async function start(ctx: RequestContext): Promise<void> {
   const { route, store, options, req } = ctx;
   const name = route.name!;
-  if (route.reference !== '') throw unsupported('POST is for /v2/<name>/blobs/uploads/ only', 405, { Allow: 'GET, HEAD, PATCH, PUT, DELETE' });
   const mount = route.query.get('mount');
   if (mount !== null) {
     const { digest } = parseDigest(mount);
@@ -123,6 +143,12 @@ export async function start(ctx: RequestContext): Promise<void> {
     }
   }
   const digestParam = mount === null ? route.query.get('digest') : null;
+  if (digestParam !== null && !options.singlePostUpload) {
+    // Quirk singlePostUpload: false — spec end-4b: a registry without single
+    // POST support answers 202 and a session; the client then PUTs the blob.
+    await streamBody(req, () => undefined);
+    return opened(ctx, await store.startUpload(name, parseDigest(digestParam).algorithm));
+  }
   if (digestParam !== null) {
     // end-4b: single POST. The session is internal; on any failure it is dropped.
     const expected = parseDigest(digestParam);
@@ -143,16 +169,25 @@ export async function start(ctx: RequestContext): Promise<void> {
   if (sent > 0) {
     throw new RegistryError('BLOB_UPLOAD_INVALID', 'a POST with a body needs ?digest=<digest> (single POST upload)');
   }
-  const session = await store.startUpload(name, algorithm);
-  sendEmpty(ctx.res, 202, progress(session));
+  return opened(ctx, await store.startUpload(name, algorithm));
+}
+
+/** 202 for a new session, with `OCI-Chunk-Min-Length` when the registry has a minimum chunk size. */
+function opened(ctx: RequestContext, session: UploadSession): void {
+  const headers = progress(session);
+  if (ctx.options.chunkMinBytes !== undefined) headers['OCI-Chunk-Min-Length'] = String(ctx.options.chunkMinBytes);
+  sendEmpty(ctx.res, 202, headers);
 }
 
 /** end-5 `PATCH <location>`: appends a chunk (with Content-Range) or a stream (without). */
 export async function patch(ctx: RequestContext): Promise<void> {
   const session = await sessionOf(ctx);
-  const chunk = await receive(ctx, session);
+  const chunk = await receive(ctx, session, true);
+  const size = chunk.received;
   chunk.commit();
-  sendEmpty(ctx.res, 202, progress(session));
+  session.lastChunkSize = size;
+  // Quirk uploadPatchStatus: some registries answer 204 instead of the spec's 202.
+  sendEmpty(ctx.res, ctx.options.uploadPatchStatus, progress(session));
 }
 
 /** end-6 `PUT <location>?digest=`: the optional last chunk, then verify and store. */
@@ -170,7 +205,6 @@ export async function status(ctx: RequestContext): Promise<void> {
 
 /** `DELETE <location>`: cancels the session and frees its bytes. */
 export async function cancel(ctx: RequestContext): Promise<void> {
-  await sessionOf(ctx);
   await ctx.store.cancelUpload(ctx.route.name!, ctx.route.reference!);
   sendEmpty(ctx.res, 204);
 }

@@ -2,9 +2,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RegistryError, unsupported } from '../oci/errors.js';
 import type { ResolvedOptions } from '../options.js';
 import type { Store } from '../store/store.js';
-import { parseRoute, type Route, type RouteKind } from './route.js';
+import type { Journal } from '../control/journal.js';
+import type { Faults } from '../control/faults.js';
+import { notFound, parseRoute, type Route, type RouteKind } from './route.js';
 import { sendError, sendJson } from './reply.js';
 import { RequestRecorder, type RecordListener } from './record.js';
+import { applyFault, RateLimiter } from './faults.js';
+import type { BlobRedirects } from '../api/redirect.js';
+import * as redirect from '../api/redirect.js';
+import * as control from '../api/control.js';
 import * as base from '../api/base.js';
 import * as blobs from '../api/blobs.js';
 import * as uploads from '../api/uploads.js';
@@ -22,6 +28,16 @@ export interface RequestContext {
   head: boolean;
   store: Store;
   options: ResolvedOptions;
+  controls: Controls;
+}
+
+/** The registry's test-double machinery a few handlers need (control endpoint, blob redirects). */
+export interface Controls {
+  journal: Journal;
+  faults: Faults;
+  reset(): Promise<void>;
+  /** Present when `blobRedirect` is on. */
+  redirects?: BlobRedirects;
 }
 
 export type Handler = (ctx: RequestContext) => Promise<void>;
@@ -35,6 +51,8 @@ const HANDLERS: Record<RouteKind, Partial<Record<string, Handler>>> = {
   blob: { GET: blobs.get, DELETE: blobs.remove },
   upload: { POST: uploads.start, PATCH: uploads.patch, PUT: uploads.finish, GET: uploads.status, DELETE: uploads.cancel },
   referrers: { GET: referrers.list },
+  redirect: { GET: redirect.get },
+  control: { GET: control.get, POST: control.post, DELETE: control.remove },
 };
 
 /** The API-version header every response carries (Docker Registry HTTP API V2 compatibility). */
@@ -49,29 +67,73 @@ export interface Pipeline {
  * written here and only here; anything else is a bug, answered 500 `UNKNOWN`
  * and reported through `onError`, and never takes the server down.
  */
-export function createPipeline(store: Store, options: ResolvedOptions, onRecord?: RecordListener): Pipeline {
+export function createPipeline(store: Store, options: ResolvedOptions, controls: Controls, onRecord?: RecordListener): Pipeline {
+  const limiter = options.rateLimit && new RateLimiter(options.rateLimit.requests, options.rateLimit.perSeconds);
+  // spec "Warnings": warn-code 299, warn-agent "-", no date.
+  const warnings = options.warnings.map((text) => `299 - "${text}"`);
+  const deps: Deps = { store, options, controls, limiter, warnings };
   return (req, res) => {
     const recorder = onRecord ? new RequestRecorder(req, res, onRecord) : undefined;
-    handle(req, res, store, options, recorder).catch((error: unknown) => {
+    handle(req, res, deps, recorder).catch((error: unknown) => {
       if (recorder) recorder.code = error instanceof RegistryError ? error.code : 'UNKNOWN';
       fail(req, res, error, options);
     });
   };
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, store: Store, options: ResolvedOptions, recorder?: RequestRecorder): Promise<void> {
+/**
+ * The methods a URL answers (RFC 9110: a 405 lists exactly these in Allow).
+ * The uploads collection takes POST only; an upload location takes the rest.
+ */
+function allowedMethods(route: Route): string[] {
+  const methods = Object.keys(HANDLERS[route.kind]);
+  if (route.kind !== 'upload') return methods;
+  return route.reference === '' ? ['POST'] : methods.filter((m) => m !== 'POST');
+}
+
+interface Deps {
+  store: Store;
+  options: ResolvedOptions;
+  controls: Controls;
+  limiter: RateLimiter | undefined;
+  warnings: string[];
+}
+
+/** route → rate limit → faults → handler; the control endpoint is never limited or faulted. */
+async function handle(req: IncomingMessage, res: ServerResponse, deps: Deps, recorder?: RequestRecorder): Promise<void> {
+  const { store, options, controls } = deps;
   res.setHeader(API_VERSION[0], API_VERSION[1]);
+  if (deps.warnings.length > 0) res.setHeader('Warning', deps.warnings);
   const route = parseRoute(req.url ?? '/');
   if (recorder) recorder.route = route;
+  if ((route.kind === 'control' && !options.control) || (route.kind === 'redirect' && !controls.redirects)) throw notFound(route.path);
+  if (route.kind !== 'control') {
+    const wait = deps.limiter?.retryAfter();
+    if (wait !== undefined) {
+      throw new RegistryError('TOOMANYREQUESTS', `rate limit: more than ${options.rateLimit!.requests} requests in ${options.rateLimit!.perSeconds} s`, {
+        headers: { 'Retry-After': String(wait) },
+      });
+    }
+    const fault = controls.faults.pick({ method: req.method ?? '', route: route.kind, name: route.name, reference: route.reference });
+    if (fault) {
+      const outcome = await applyFault(fault.rule.action, res, route.kind, fault.id);
+      if (recorder) {
+        recorder.fault = fault.id;
+        recorder.code = outcome.code;
+      }
+      if (outcome.answered) return;
+    }
+  }
   const head = req.method === 'HEAD';
   const method = head ? 'GET' : (req.method ?? 'GET');
   const handlers = HANDLERS[route.kind];
-  const handler = handlers[method];
+  const allowed = allowedMethods(route);
+  const handler = allowed.includes(method) ? handlers[method] : undefined;
   if (!handler) {
-    const allow = Object.keys(handlers).flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m])).join(', ');
+    const allow = allowed.flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m])).join(', ');
     throw unsupported(`${req.method} is not supported on ${route.path}`, 405, { Allow: allow });
   }
-  await handler({ req, res, route, head, store, options });
+  await handler({ req, res, route, head, store, options, controls });
 }
 
 function fail(req: IncomingMessage, res: ServerResponse, error: unknown, options: ResolvedOptions): void {

@@ -25,6 +25,8 @@ export interface RequestRecord {
   durationMs: number;
   /** False when the connection closed before the response was complete. */
   completed: boolean;
+  /** Id of the fault rule applied to this request. */
+  fault?: string;
 }
 
 /** Receives each request's record once its response is over. */
@@ -36,6 +38,7 @@ export class RequestRecorder {
   readonly #started = performance.now();
   route: Route | undefined;
   code: ErrorCode | 'UNKNOWN' | undefined;
+  fault: string | undefined;
   #bytesOut = 0;
 
   constructor(
@@ -79,6 +82,7 @@ export class RequestRecorder {
       if (route.reference !== undefined) record.reference = route.reference;
     }
     if (this.code) record.code = this.code;
+    if (this.fault) record.fault = this.fault;
     return record;
   }
 }

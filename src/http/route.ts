@@ -1,8 +1,17 @@
 import { RegistryError, unsupported } from '../oci/errors.js';
 import { checkName } from '../oci/reference.js';
 
-/** The closed set of things a request can address (also the journal's `route`). */
-export type RouteKind = 'base' | 'catalog' | 'tags' | 'manifest' | 'blob' | 'upload' | 'referrers';
+/**
+ * The closed set of things a request can address (also the journal's
+ * `route`): the spec's endpoints, the signed blob URL a `blobRedirect`
+ * points at, and the control endpoint.
+ */
+export type RouteKind = 'base' | 'catalog' | 'tags' | 'manifest' | 'blob' | 'upload' | 'referrers' | 'redirect' | 'control';
+
+/** Where `blobRedirect` sends blob GETs: outside /v2/, as an object store's URL would be. */
+export const REDIRECT_PREFIX = '/_blobs/';
+/** The control endpoint's routes (`control: true`). */
+export const CONTROL_PREFIX = '/_oci-test-registry/';
 
 export interface Route {
   kind: RouteKind;
@@ -44,6 +53,8 @@ export function parseRoute(url: string): Route {
   const path = q === -1 ? url : url.slice(0, q);
   const query = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
   if (path === '/v2/' || path === '/v2') return { kind: 'base', query, path };
+  if (path.startsWith(REDIRECT_PREFIX)) return { kind: 'redirect', reference: decodeSegment(path.slice(REDIRECT_PREFIX.length)), query, path };
+  if (path.startsWith(CONTROL_PREFIX)) return { kind: 'control', reference: path.slice(CONTROL_PREFIX.length), query, path };
   if (!path.startsWith('/v2/')) throw notFound(path);
   if (path === '/v2/_catalog') return { kind: 'catalog', query, path };
 
@@ -58,6 +69,6 @@ export function parseRoute(url: string): Route {
   throw notFound(path);
 }
 
-function notFound(path: string): RegistryError {
+export function notFound(path: string): RegistryError {
   return unsupported(`no such endpoint: ${path.length > 200 ? path.slice(0, 200) + '…' : path}`, 404);
 }

@@ -30,6 +30,8 @@ export class UploadSession {
   readonly algorithm: DigestAlgorithm;
   readonly startedAt = Date.now();
   lastActivity = Date.now();
+  /** Size of the last chunk a PATCH committed (for the chunkMinBytes quirk). */
+  lastChunkSize: number | undefined;
   #hash: Hash;
   #writer = new SegmentWriter();
   #chunk: UploadChunk | undefined;

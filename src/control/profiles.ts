@@ -1,0 +1,35 @@
+import type { RegistryOptions } from '../options.js';
+
+/** A named bundle of quirk switches that mimics a real registry, with the public source of each quirk. */
+export interface Profile {
+  description: string;
+  options: Partial<RegistryOptions>;
+  /** option name → where the behaviour is documented or reported. */
+  sources: Record<string, string>;
+}
+
+export type ProfileName = 'distribution' | 'ghcr';
+
+/**
+ * The profiles. Each quirk names its public source; README "Profiles"
+ * repeats them. Explicit options given with a profile override it.
+ */
+export const PROFILES: Readonly<Record<ProfileName, Profile>> = Object.freeze({
+  distribution: {
+    description: 'distribution/distribution 2.8 (the registry:2 image)',
+    options: { referrers: false, tagDeletes: false, mountWithoutFrom: false },
+    sources: {
+      referrers: 'no referrers API, 404: https://github.com/oras-project/rust-oci-client/pull/259',
+      tagDeletes: 'DELETE by tag answers UNSUPPORTED: https://github.com/distribution/distribution/pull/3174',
+      mountWithoutFrom: 'a mount without from opens an upload (202); seen against Debian docker-registry 2.8.2',
+    },
+  },
+  ghcr: {
+    description: 'GitHub Container Registry (ghcr.io)',
+    options: { referrers: false, chunkMaxBytes: 4 * 1024 * 1024 },
+    sources: {
+      referrers: 'no referrers API and no OCI-Subject: https://github.com/actions/attest-build-provenance/issues/71',
+      chunkMaxBytes: 'PATCH bodies over 4 MiB answered 416: https://github.com/ocx-sh/ocx/pull/237',
+    },
+  },
+});
