@@ -8,8 +8,11 @@
  * needs; the layout reader and writer are imported when `--seed` or
  * `--export` asks for them, the package.json only for `--version`.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULT_OPTIONS, resolveOptions, type RegistryOptions } from './options.js';
+import { PROFILES } from './control/profiles.js';
+import { rulesFromJson } from './control/faults.js';
 import { startRegistry, type RunningRegistry } from './registry.js';
 import { isName, isTag } from './oci/reference.js';
 import type { RequestRecord } from './http/record.js';
@@ -23,29 +26,57 @@ const EXIT_USAGE = 2;
 // ---------------------------------------------------------------------------
 // Flags
 
-/** Options of the library that make no sense from the outside (functions, objects). */
+/** Options of the library a process outside cannot give (functions, objects, hooks). */
 type ApiOnly = 'store' | 'onRequest' | 'onError' | 'teardown';
-/** Every other option has a flag: adding an option to RegistryOptions without one here fails to compile. */
+/** Every other option has a flag: adding one to RegistryOptions without a row here fails to compile. */
 type OptionKey = Exclude<keyof RegistryOptions, ApiOnly>;
 
-type ValueKind = 'host' | 'port' | 'count' | 'bytes' | 'duration';
-type OptionFlag = { kind: ValueKind | 'switch'; help: string; defaultText?: string };
+/**
+ * How a flag's text becomes an option value:
+ * - `switch`: `--name` / `--no-name` (also `--name=true|false`);
+ * - `host`, `port`, `count` (whole number), `bytes` (SIZE), `duration` (DURATION);
+ * - `choice`: one of `choices` (numbers when they look like numbers);
+ * - `list`: repeatable text; `faults`: repeatable JSON fault rules or `@FILE`;
+ * - `rate`: `N/SECONDS`; `redirect`: `--name[=HOST[:PORT]]` / `--no-name`.
+ */
+type Kind = 'switch' | 'host' | 'port' | 'count' | 'bytes' | 'duration' | 'choice' | 'list' | 'faults' | 'rate' | 'redirect';
+
+interface OptionFlag {
+  kind: Kind;
+  help: string;
+  choices?: readonly string[];
+  /** What --help shows as the default, when DEFAULT_OPTIONS cannot say it. */
+  defaultText?: string;
+}
 
 const OPTION_FLAGS: { readonly [K in OptionKey]: OptionFlag } = {
   host: { kind: 'host', help: 'interface to listen on; 0.0.0.0 or :: opens it to the network (a warning is printed)' },
   port: { kind: 'port', help: 'port to listen on; 0 picks a free one', defaultText: `$PORT, else ${DEFAULT_PORT}` },
+  profile: { kind: 'choice', choices: Object.keys(PROFILES), help: `mimic a real registry (${Object.entries(PROFILES).map(([name, p]) => `${name}: ${p.description}`).join('; ')}); other flags override it` },
   deletes: { kind: 'switch', help: 'allow DELETE of manifests, tags and blobs (off: 405 UNSUPPORTED)' },
+  tagDeletes: { kind: 'switch', help: 'allow DELETE of a tag (off: 405, while DELETE by digest works)' },
   referrers: { kind: 'switch', help: 'serve the referrers API (off: 404, so clients use the tag schema)' },
   mount: { kind: 'switch', help: 'honour cross-repository blob mounts (off: a mount opens an upload)' },
   mountWithoutFrom: { kind: 'switch', help: 'a mount without from= finds the blob in any repository' },
+  singlePostUpload: { kind: 'switch', help: 'accept a whole blob in one POST ?digest= (off: answered as a plain 202 session)' },
+  chunkMinBytes: { kind: 'bytes', help: 'advertised as OCI-Chunk-Min-Length; a PATCH after a smaller chunk gets 416' },
+  chunkMaxBytes: { kind: 'bytes', help: 'a PATCH larger than this gets 416' },
+  uploadPatchStatus: { kind: 'choice', choices: ['202', '204'], help: 'status of a successful PATCH' },
+  omitDigestHeader: { kind: 'switch', help: 'leave Docker-Content-Digest out of manifest and blob responses' },
+  tagsPagination: { kind: 'choice', choices: ['spec', 'ignore-n', 'no-link'], help: 'spec; ignore-n: every tag, no Link; no-link: n honoured, no Link header' },
   maxPageSize: { kind: 'count', help: 'cap n on tags/list and _catalog, and page requests without n' },
+  blobRedirect: { kind: 'redirect', help: 'blob GETs answer 307 to a signed, expiring URL on HOST, else on the other spelling of loopback (127.0.0.1 <-> localhost)' },
+  warnings: { kind: 'list', help: 'sent as Warning: 299 - "TEXT" on every response (repeatable)' },
+  faults: { kind: 'faults', help: 'fault rules in force from the start: JSON (a rule or an array) or @FILE (repeatable; see README "Fault injection")' },
+  rateLimit: { kind: 'rate', help: 'past N requests in SECONDS, answer 429 TOOMANYREQUESTS with Retry-After' },
+  control: { kind: 'switch', help: 'serve the JSON control routes under /_oci-test-registry/ (journal, faults, reset, health)' },
+  journalLimit: { kind: 'count', help: 'requests kept in the request journal (0: no journal)' },
   maxManifestBytes: { kind: 'bytes', help: 'largest manifest accepted (larger: 413)' },
   maxStorageBytes: { kind: 'bytes', help: 'bytes of blobs, manifests and open uploads held at most (past it: 413 DENIED)' },
   uploadTimeoutMs: { kind: 'duration', help: 'idle upload sessions expire and are freed after this' },
   headersTimeoutMs: { kind: 'duration', help: 'time allowed to receive request headers' },
   requestTimeoutMs: { kind: 'duration', help: 'time allowed for a whole request (0: none)' },
   keepAliveTimeoutMs: { kind: 'duration', help: 'how long an idle keep-alive connection is kept' },
-  journalLimit: { kind: 'count', help: 'requests kept in the request journal (0: no journal)' },
 };
 
 /** `maxManifestBytes` → `max-manifest-bytes`, `uploadTimeoutMs` → `upload-timeout` (the unit goes in the value). */
@@ -53,7 +84,31 @@ function flagName(key: string): string {
   return key.replace(/Ms$/, '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
-const EXAMPLE: Record<ValueKind, string> = { host: '127.0.0.1', port: '5000', count: '100', bytes: '4MiB', duration: '30s' };
+/** Flag name → option key and its row. */
+const BY_FLAG = new Map(Object.entries(OPTION_FLAGS).map(([key, flag]) => [flagName(key), { key: key as OptionKey, flag }]));
+
+/** Flags whose value may be left out (`--log` alone means text lines, `--blob-redirect` alone means on). */
+const OPTIONAL_VALUE: Record<string, string> = { log: 'text', 'blob-redirect': 'true' };
+
+const VALUE_NAME: Partial<Record<Kind, string>> = {
+  host: 'HOST', port: 'N', count: 'N', bytes: 'SIZE', duration: 'DURATION', list: 'TEXT', faults: 'JSON|@FILE', rate: 'N/SECONDS', redirect: '[=HOST[:PORT]]',
+};
+
+function example(flag: OptionFlag): string {
+  switch (flag.kind) {
+    case 'host': return '127.0.0.1';
+    case 'port': return '5000';
+    case 'count': return '100';
+    case 'bytes': return '4MiB';
+    case 'duration': return '30s';
+    case 'choice': return flag.choices![0]!;
+    case 'list': return 'text';
+    case 'faults': return `'{"match":{"method":"PATCH"},"action":{"status":503}}'`;
+    case 'rate': return '100/60';
+    case 'redirect': return 'localhost:5000';
+    case 'switch': return '';
+  }
+}
 
 /** Flags of the CLI itself, not of the registry. */
 const CLI_FLAGS = {
@@ -70,46 +125,76 @@ const SIZE_UNITS: Record<string, number> = {
   kb: 1000, mb: 1000 ** 2, gb: 1000 ** 3,
 };
 const DURATION_UNITS: Record<string, number> = { '': 1, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const TRUE = new Set(['true', '1', 'yes', 'on']);
+const FALSE = new Set(['false', '0', 'no', 'off']);
 
 class UsageError extends Error {}
 
-/** Parses a flag's value, or says what is wrong and what would be right. */
-function parseValue(kind: ValueKind, flag: string, text: string): string | number {
+/** Parses one flag value, or says what is wrong and what would be right. */
+function parseValue(flag: OptionFlag, name: string, text: string): unknown {
   const bad = (what: string): never => {
-    throw new UsageError(`invalid value ${JSON.stringify(text)} for --${flag}: ${what}, e.g. --${flag} ${EXAMPLE[kind]}`);
+    throw new UsageError(`invalid value ${JSON.stringify(text)} for --${name}: ${what}, e.g. --${name} ${example(flag)}`);
   };
-  switch (kind) {
+  const scaled = (units: Record<string, number>, what: string): number => {
+    const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
+    const unit = match ? units[match[2]!.toLowerCase()] : undefined;
+    if (!match || unit === undefined) bad(what);
+    const value = Math.round(Number(match![1]) * unit!);
+    if (!Number.isSafeInteger(value)) bad('too large');
+    return value;
+  };
+  switch (flag.kind) {
+    case 'switch':
+      return true;
     case 'host':
       if (text.trim() === '') bad('give an interface address');
       return text;
-    case 'port': {
+    case 'port':
       if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) bad('give a port number from 0 to 65535 (0: a free port)');
       return Number(text);
-    }
     case 'count':
       if (!/^\d{1,15}$/.test(text)) bad('give a whole number');
       return Number(text);
-    case 'bytes': {
-      const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text);
-      const unit = SIZE_UNITS[match?.[2]?.toLowerCase() ?? 'x'];
-      if (!match || unit === undefined) bad('give bytes, optionally with a unit: KiB, MiB, GiB (or k, M, G; KB, MB, GB are powers of 1000)');
-      const bytes = Math.round(Number(match![1]) * unit!);
-      if (!Number.isSafeInteger(bytes)) bad('too large');
-      return bytes;
+    case 'bytes':
+      return scaled(SIZE_UNITS, 'give bytes, optionally with a unit: KiB, MiB, GiB (or k, M, G; KB, MB, GB are powers of 1000)');
+    case 'duration':
+      return scaled(DURATION_UNITS, 'give milliseconds, or a number with a unit: ms, s, m, h');
+    case 'choice':
+      if (!flag.choices!.includes(text)) bad(`give one of ${flag.choices!.join(', ')}`);
+      return /^\d+$/.test(text) ? Number(text) : text;
+    case 'list':
+      return text;
+    case 'faults': {
+      let json = text;
+      if (text.startsWith('@')) {
+        try {
+          json = readFileSync(text.slice(1), 'utf8');
+        } catch (error) {
+          throw new UsageError(`cannot read --${name} ${text}: ${(error as Error).message}`);
+        }
+      }
+      try {
+        return rulesFromJson(json);
+      } catch (error) {
+        throw new UsageError(`invalid fault rules in --${name} ${text.length > 60 ? `${text.slice(0, 60)}…` : text}: ${(error as Error).message}`);
+      }
     }
-    case 'duration': {
-      const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text);
-      const unit = DURATION_UNITS[match?.[2]?.toLowerCase() ?? 'x'];
-      if (!match || unit === undefined) bad('give milliseconds, or a number with a unit: ms, s, m, h');
-      const ms = Math.round(Number(match![1]) * unit!);
-      if (!Number.isSafeInteger(ms)) bad('too large');
-      return ms;
+    case 'rate': {
+      const match = /^(\d+)\/(\d+(?:\.\d+)?)$/.exec(text);
+      if (!match) bad('give N/SECONDS, N requests allowed in each window of SECONDS');
+      return { requests: Number(match![1]), perSeconds: Number(match![2]) };
+    }
+    case 'redirect': {
+      const lower = text.toLowerCase();
+      if (TRUE.has(lower)) return true;
+      if (FALSE.has(lower)) return false;
+      if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(text)) bad('give HOST or HOST:PORT for the signed URLs, or nothing');
+      return { host: text };
     }
   }
 }
 
 function formatBytes(bytes: number): string {
-  if (!Number.isFinite(bytes)) return 'no limit';
   for (const [unit, size] of [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) {
     if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
   }
@@ -124,19 +209,22 @@ function formatDuration(ms: number): string {
   return `${ms}ms`;
 }
 
-/** The default shown by --help, read from DEFAULT_OPTIONS (never a second copy). */
+/** The default --help shows, read from DEFAULT_OPTIONS (never a second copy). */
 function defaultText(key: OptionKey, flag: OptionFlag): string {
   if (flag.defaultText) return flag.defaultText;
   const value = (DEFAULT_OPTIONS as Partial<Record<OptionKey, unknown>>)[key];
+  if (value === Infinity) return 'no limit';
+  if (value === undefined || (Array.isArray(value) && value.length === 0)) return 'none';
   switch (flag.kind) {
-    case 'switch': return value ? 'on' : 'off';
+    case 'switch':
+    case 'redirect':
+      return value ? 'on' : 'off';
     case 'bytes': return formatBytes(value as number);
     case 'duration': return formatDuration(value as number);
-    default: return value === undefined ? 'no limit' : String(value);
+    default: return String(value);
   }
 }
 
-const VALUE_NAME: Record<ValueKind, string> = { host: 'HOST', port: 'N', count: 'N', bytes: 'SIZE', duration: 'DURATION' };
 const HELP_COLUMNS = 80;
 
 /** Splits text into lines of at most `width` characters at spaces. */
@@ -162,16 +250,26 @@ export function helpText(): string {
   section('Registry options (the RegistryOptions of the API):');
   for (const [key, flag] of Object.entries(OPTION_FLAGS) as [OptionKey, OptionFlag][]) {
     const name = flagName(key);
-    const left = flag.kind === 'switch' ? `--[no-]${name}` : `--${name} ${VALUE_NAME[flag.kind]}`;
-    row(left, `${flag.help} (default: ${defaultText(key, flag)})`);
+    const value = flag.kind === 'choice' ? ` ${flag.choices!.join('|')}` : flag.kind === 'redirect' ? VALUE_NAME.redirect! : VALUE_NAME[flag.kind] ? ` ${VALUE_NAME[flag.kind]}` : '';
+    const left = flag.kind === 'switch' || flag.kind === 'redirect' ? `--[no-]${name}${value}` : `--${name}${value}`;
+    // A no-break space keeps "(default: X)" on one line; wrap() splits at spaces only.
+    row(left, `${flag.help} (default:\u00a0${defaultText(key, flag).replaceAll(' ', '\u00a0')})`);
   }
   section('Command line:');
   for (const [name, flag] of Object.entries(CLI_FLAGS)) {
     const short = name === 'help' ? '-h, ' : name === 'version' ? '-v, ' : '';
     row(`${short}--${name}${flag.value ? ` ${flag.value}` : ''}`, flag.help);
   }
-  const width = Math.max(...rows.filter(([, r]) => r).map(([l]) => l.length)) + 2;
-  const table = rows.map(([left, right]) => (right ? left.padEnd(width) + wrap(right, HELP_COLUMNS - width).join(`\n${' '.repeat(width)}`) : `\n${left}`)).join('\n');
+  const width = Math.min(Math.max(...rows.filter(([, r]) => r).map(([l]) => l.length)) + 2, 34);
+  const table = rows
+    .map(([left, right]) => {
+      if (!right) return `\n${left}`;
+      const lines = wrap(right, HELP_COLUMNS - width);
+      // A long flag gets its description on the next line.
+      const head = left.length + 2 > width ? `${left}\n${' '.repeat(width)}` : left.padEnd(width);
+      return head + lines.join(`\n${' '.repeat(width)}`).replaceAll('\u00a0', ' ');
+    })
+    .join('\n');
   return `Usage: ${PROGRAM} [options]
 
 An in-memory OCI / Docker registry for tests and CI jobs. Prints one line
@@ -182,7 +280,7 @@ ${table}
 Values: SIZE is bytes or a number with a unit (KiB, MiB, GiB or k, M, G;
 KB, MB, GB are powers of 1000): 512KiB, 4MiB. DURATION is milliseconds or
 a number with a unit (ms, s, m, h): 500ms, 30s, 15m. Switches also take
---name=true / --name=false.
+--name=true / --name=false. A later flag overrides an earlier one.
 
 Seeding: --seed DIR reads an OCI image layout (oci-layout, index.json,
 blobs/). Each index.json entry's org.opencontainers.image.ref.name is either
@@ -223,13 +321,11 @@ interface CommandLine {
   options: RegistryOptions & { host: string; port: number };
 }
 
-const SWITCH_NAMES = new Set(Object.entries(OPTION_FLAGS).filter(([, f]) => f.kind === 'switch').map(([k]) => flagName(k)));
-const TRUE = new Set(['true', '1', 'yes', 'on']);
-const FALSE = new Set(['false', '0', 'no', 'off']);
+type ParseArgsOptions = Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>;
 
-/** The parseArgs configuration: every registry option, switches in both spellings, and the CLI's own flags. */
-function parseArgsOptions(): Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> {
-  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {
+/** The parseArgs configuration: every registry option (switches in both spellings) and the CLI's own flags. */
+function parseArgsOptions(): ParseArgsOptions {
+  const options: ParseArgsOptions = {
     seed: { type: 'string', multiple: true },
     export: { type: 'string' },
     json: { type: 'boolean' },
@@ -237,23 +333,20 @@ function parseArgsOptions(): Record<string, { type: 'string' | 'boolean'; multip
     help: { type: 'boolean', short: 'h' },
     version: { type: 'boolean', short: 'v' },
   };
-  for (const [key, flag] of Object.entries(OPTION_FLAGS)) {
-    const name = flagName(key);
-    if (flag.kind === 'switch') {
-      options[name] = { type: 'boolean' };
-      options[`no-${name}`] = { type: 'boolean' };
-    } else {
-      options[name] = { type: 'string' };
-    }
+  for (const [name, { flag }] of BY_FLAG) {
+    if (flag.kind === 'switch') options[name] = { type: 'boolean' };
+    else options[name] = { type: 'string', multiple: flag.kind === 'list' || flag.kind === 'faults' };
+    if (flag.kind === 'switch' || flag.kind === 'redirect') options[`no-${name}`] = { type: 'boolean' };
   }
   return options;
 }
 
 /**
- * Rewrites the two spellings parseArgs cannot read: `--log` with an optional
- * value (`--log`, `--log json`) and switches with a value (`--deletes=false`).
+ * Rewrites what parseArgs cannot read: flags with an optional value
+ * (`--log`, `--log json`, `--blob-redirect`) and switches with a value
+ * (`--deletes=false`).
  */
-function normalize(argv: readonly string[], config: ReturnType<typeof parseArgsOptions>): string[] {
+function normalize(argv: readonly string[], config: ParseArgsOptions): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -261,28 +354,28 @@ function normalize(argv: readonly string[], config: ReturnType<typeof parseArgsO
       out.push(...argv.slice(i));
       break;
     }
-    if (arg === '--log') {
+    const bare = /^--([a-z-]+)$/.exec(arg)?.[1];
+    if (bare !== undefined && OPTIONAL_VALUE[bare] !== undefined) {
       const next = argv[i + 1];
       if (next !== undefined && !next.startsWith('-')) {
-        out.push(`--log=${next}`);
+        out.push(`--${bare}=${next}`);
         i++;
       } else {
-        out.push('--log=text');
+        out.push(`--${bare}=${OPTIONAL_VALUE[bare]}`);
       }
       continue;
     }
     const inline = /^--([a-z-]+)=(.*)$/s.exec(arg);
-    if (inline && SWITCH_NAMES.has(inline[1]!)) {
-      const value = inline[2]!.toLowerCase();
-      if (TRUE.has(value)) out.push(`--${inline[1]}`);
-      else if (FALSE.has(value)) out.push(`--no-${inline[1]}`);
-      else throw new UsageError(`invalid value ${JSON.stringify(inline[2])} for --${inline[1]}: use --${inline[1]} or --no-${inline[1]} (or =true / =false)`);
+    if (inline && BY_FLAG.get(inline[1]!)?.flag.kind === 'switch') {
+      const [, name, value] = inline as unknown as [string, string, string];
+      if (TRUE.has(value.toLowerCase())) out.push(`--${name}`);
+      else if (FALSE.has(value.toLowerCase())) out.push(`--no-${name}`);
+      else throw new UsageError(`invalid value ${JSON.stringify(value)} for --${name}: use --${name} or --no-${name} (or =true / =false)`);
       continue;
     }
     out.push(arg);
-    // The value of a string flag is passed through untouched, even if it looks like a flag.
-    const name = /^--([a-z-]+)$/.exec(arg)?.[1];
-    if (name !== undefined && config[name]?.type === 'string' && i + 1 < argv.length) out.push(argv[++i]!);
+    // The value of a string flag passes through untouched, even if it looks like a flag.
+    if (bare !== undefined && config[bare]?.type === 'string' && i + 1 < argv.length) out.push(argv[++i]!);
   }
   return out;
 }
@@ -301,8 +394,8 @@ function editDistance(a: string, b: string): number {
   return row[b.length]!;
 }
 
-/** Turns parseArgs' messages (written for positional-taking programs) into ours: the problem and the fix. */
-function usageFromParseError(error: Error & { code?: string }, config: ReturnType<typeof parseArgsOptions>): UsageError {
+/** Turns parseArgs' messages (written for programs with positionals) into ours: the problem and the fix. */
+function usageFromParseError(error: Error & { code?: string }, config: ParseArgsOptions): UsageError {
   const quoted = /'([^']*)'/.exec(error.message)?.[1] ?? '';
   const option = quoted.split(' ')[0]!;
   switch (error.code) {
@@ -319,10 +412,9 @@ function usageFromParseError(error: Error & { code?: string }, config: ReturnTyp
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
       const name = option.replace(/^-+/, '');
       if (/does not take an argument/.test(error.message)) return new UsageError(`${option} takes no value: write ${option} alone`);
-      const key = Object.keys(OPTION_FLAGS).find((k) => flagName(k) === name) as OptionKey | undefined;
-      const cli = (CLI_FLAGS as Record<string, { example: string }>)[name];
-      const example = key ? EXAMPLE[OPTION_FLAGS[key].kind as ValueKind] : cli?.example;
-      return new UsageError(`${option} needs a value${example ? `, e.g. ${option} ${example}` : ''}`);
+      const row = BY_FLAG.get(name);
+      const sample = row ? example(row.flag) : (CLI_FLAGS as Record<string, { example: string }>)[name]?.example;
+      return new UsageError(`${option} needs a value${sample ? `, e.g. ${option} ${sample}` : ''}`);
     }
     default:
       return new UsageError(error.message);
@@ -331,7 +423,7 @@ function usageFromParseError(error: Error & { code?: string }, config: ReturnTyp
 
 function parseSeed(arg: string): Seed {
   const eq = arg.indexOf('=');
-  // `NAME[:TAG]=DIR`; a directory whose path holds '=' can be written ./PATH or as an absolute path.
+  // `NAME[:TAG]=DIR`; a directory whose path holds '=' is written ./PATH or as an absolute path.
   if (eq <= 0 || /^[./~\\]/.test(arg)) {
     if (arg === '') throw new UsageError('--seed needs a directory, e.g. --seed ./layout');
     return { arg, dir: arg };
@@ -361,7 +453,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   const line: CommandLine = { help: false, version: false, json: false, seeds: [], options: { host: DEFAULT_OPTIONS.host, port: DEFAULT_PORT } };
   const options = line.options as unknown as Record<string, unknown>;
   let portGiven = false;
-  // Tokens in order: a later flag overrides an earlier one (--no-deletes --deletes → on).
+  // Tokens in order: a later flag overrides an earlier one (--no-deletes --deletes → on); lists add up.
   for (const token of tokens) {
     if (token.kind !== 'option') continue;
     const { name, value } = token;
@@ -379,12 +471,12 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
         line.log = value;
         continue;
     }
-    const negated = name.startsWith('no-') && SWITCH_NAMES.has(name.slice(3));
-    const flag = negated ? name.slice(3) : name;
-    const key = Object.keys(OPTION_FLAGS).find((k) => flagName(k) === flag) as OptionKey;
-    const kind = OPTION_FLAGS[key].kind;
-    if (kind === 'switch') options[key] = !negated;
-    else options[key] = parseValue(kind, flag, value!);
+    const negated = name.startsWith('no-') && !BY_FLAG.has(name);
+    const { key, flag } = BY_FLAG.get(negated ? name.slice(3) : name)!;
+    if (negated) options[key] = false;
+    else if (flag.kind === 'list') options[key] = [...((options[key] as unknown[] | undefined) ?? []), parseValue(flag, name, value!)];
+    else if (flag.kind === 'faults') options[key] = [...((options[key] as unknown[] | undefined) ?? []), ...(parseValue(flag, name, value!) as unknown[])];
+    else options[key] = parseValue(flag, name, value ?? '');
     if (key === 'port') portGiven = true;
   }
   if (!portGiven && env.PORT !== undefined && env.PORT !== '') {
@@ -397,7 +489,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   try {
     resolveOptions(line.options);
   } catch (error) {
-    const message = (error as Error).message.replace(/^option (\w+)/, (_, key: string) => `--${flagName(key)}`);
+    const message = (error as Error).message.replace(/^option (\w+)(\.\w+)?/, (_, key: string) => `--${flagName(key)}`);
     throw new UsageError(message);
   }
   return line;
