@@ -37,9 +37,11 @@ type OptionKey = Exclude<keyof RegistryOptions, ApiOnly>;
  * - `host`, `port`, `count` (whole number), `bytes` (SIZE), `duration` (DURATION);
  * - `choice`: one of `choices` (numbers when they look like numbers);
  * - `list`: repeatable text; `faults`: repeatable JSON fault rules or `@FILE`;
- * - `rate`: `N/SECONDS`; `redirect`: `--name[=HOST[:PORT]]` / `--no-name`.
+ * - `rate`: `N/SECONDS`; `redirect`: `--name[=HOST[:PORT]]` / `--no-name`;
+ * - `auth`: `basic:USER:PASSWORD[,USER:PASSWORD…]`, `token:…` likewise, or the
+ *   whole AuthOptions object as JSON or `@FILE`.
  */
-type Kind = 'switch' | 'host' | 'port' | 'count' | 'bytes' | 'duration' | 'choice' | 'list' | 'faults' | 'rate' | 'redirect';
+type Kind = 'switch' | 'host' | 'port' | 'count' | 'bytes' | 'duration' | 'choice' | 'list' | 'faults' | 'rate' | 'redirect' | 'auth';
 
 interface OptionFlag {
   kind: Kind;
@@ -69,6 +71,7 @@ const OPTION_FLAGS: { readonly [K in OptionKey]: OptionFlag } = {
   warnings: { kind: 'list', help: 'sent as Warning: 299 - "TEXT" on every response (repeatable)' },
   faults: { kind: 'faults', help: 'fault rules in force from the start: JSON (a rule or an array) or @FILE (repeatable; see README "Fault injection")' },
   rateLimit: { kind: 'rate', help: 'past N requests in SECONDS, answer 429 TOOMANYREQUESTS with Retry-After' },
+  auth: { kind: 'auth', help: 'require credentials: basic:USER:PASSWORD or token:USER:PASSWORD (the Docker token flow; several users comma-separated), or the auth option as JSON or @FILE (with access rules)' },
   control: { kind: 'switch', help: 'serve the JSON control routes under /_oci-test-registry/ (journal, faults, reset, health)' },
   journalLimit: { kind: 'count', help: 'requests kept in the request journal (0: no journal)' },
   maxManifestBytes: { kind: 'bytes', help: 'largest manifest accepted (larger: 413)' },
@@ -92,6 +95,7 @@ const OPTIONAL_VALUE: Record<string, string> = { log: 'text', 'blob-redirect': '
 
 const VALUE_NAME: Partial<Record<Kind, string>> = {
   host: 'HOST', port: 'N', count: 'N', bytes: 'SIZE', duration: 'DURATION', list: 'TEXT', faults: 'JSON|@FILE', rate: 'N/SECONDS', redirect: '[=HOST[:PORT]]',
+  auth: 'MODE:USER:PASSWORD|JSON|@FILE',
 };
 
 function example(flag: OptionFlag): string {
@@ -106,6 +110,7 @@ function example(flag: OptionFlag): string {
     case 'faults': return `'{"match":{"method":"PATCH"},"action":{"status":503}}'`;
     case 'rate': return '100/60';
     case 'redirect': return 'localhost:5000';
+    case 'auth': return 'basic:ci:secret';
     case 'switch': return '';
   }
 }
@@ -133,7 +138,9 @@ class UsageError extends Error {}
 /** Parses one flag value, or says what is wrong and what would be right. */
 function parseValue(flag: OptionFlag, name: string, text: string): unknown {
   const bad = (what: string): never => {
-    throw new UsageError(`invalid value ${JSON.stringify(text)} for --${name}: ${what}, e.g. --${name} ${example(flag)}`);
+    // An --auth value holds passwords: never echo it (CI logs are often public).
+    const shown = flag.kind === 'auth' ? '' : ` ${JSON.stringify(text)}`;
+    throw new UsageError(`invalid value${shown} for --${name}: ${what}, e.g. --${name} ${example(flag)}`);
   };
   const scaled = (units: Record<string, number>, what: string): number => {
     const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
@@ -164,20 +171,34 @@ function parseValue(flag: OptionFlag, name: string, text: string): unknown {
       return /^\d+$/.test(text) ? Number(text) : text;
     case 'list':
       return text;
-    case 'faults': {
-      let json = text;
-      if (text.startsWith('@')) {
-        try {
-          json = readFileSync(text.slice(1), 'utf8');
-        } catch (error) {
-          throw new UsageError(`cannot read --${name} ${text}: ${(error as Error).message}`);
-        }
-      }
+    case 'faults':
       try {
-        return rulesFromJson(json);
+        return rulesFromJson(readJsonArgument(name, text));
       } catch (error) {
-        throw new UsageError(`invalid fault rules in --${name} ${text.length > 60 ? `${text.slice(0, 60)}…` : text}: ${(error as Error).message}`);
+        if (error instanceof UsageError) throw error;
+        throw new UsageError(`invalid fault rules in --${name} ${shorten(text)}: ${(error as Error).message}`);
       }
+    case 'auth': {
+      const shorthand = /^(basic|token):(.+)$/s.exec(text);
+      if (shorthand) {
+        const users: Record<string, string> = {};
+        for (const pair of shorthand[2]!.split(',')) {
+          const colon = pair.indexOf(':');
+          if (colon <= 0) bad('give MODE:USER:PASSWORD, several USER:PASSWORD pairs comma-separated');
+          users[pair.slice(0, colon)] = pair.slice(colon + 1);
+        }
+        return { [shorthand[1]!]: { users } };
+      }
+      if (!text.startsWith('{') && !text.startsWith('@')) bad('give basic:USER:PASSWORD, token:USER:PASSWORD, a JSON object or @FILE');
+      let value: unknown;
+      try {
+        value = JSON.parse(readJsonArgument(name, text));
+      } catch (error) {
+        if (error instanceof UsageError) throw error;
+        throw new UsageError(`invalid JSON in --${name}: ${(error as Error).message}`);
+      }
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) bad('the JSON must be an object: {"basic":{"users":{...}}} or {"token":{...}}');
+      return value;
     }
     case 'rate': {
       const match = /^(\d+)\/(\d+(?:\.\d+)?)$/.exec(text);
@@ -192,6 +213,21 @@ function parseValue(flag: OptionFlag, name: string, text: string): unknown {
       return { host: text };
     }
   }
+}
+
+/** The JSON text of a flag value: the value itself, or the contents of the file it names with a leading `@`. */
+function readJsonArgument(name: string, text: string): string {
+  if (!text.startsWith('@')) return text;
+  try {
+    return readFileSync(text.slice(1), 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read --${name} ${text}: ${(error as Error).message}`);
+  }
+}
+
+/** A value quoted in a message, cut short (it may be a long JSON text, or hold a password). */
+function shorten(text: string): string {
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
 }
 
 function formatBytes(bytes: number): string {
@@ -489,10 +525,14 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   try {
     resolveOptions(line.options);
   } catch (error) {
-    const message = (error as Error).message.replace(/^option (\w+)(\.\w+)?/, (_, key: string) => `--${flagName(key)}`);
-    throw new UsageError(message);
+    throw new UsageError(inFlagTerms((error as Error).message));
   }
   return line;
+}
+
+/** The library names options (`option maxPageSize must …`); the command line names flags (`--max-page-size must …`). */
+function inFlagTerms(message: string): string {
+  return message.replace(/\boption (\w+)(\.\w+)?/, (_, key: string) => `--${flagName(key)}`);
 }
 
 // ---------------------------------------------------------------------------
@@ -637,7 +677,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
       registry = await startRegistry(options);
     } catch (error) {
       const err = error as NodeJS.ErrnoException;
-      return err.code ? describeListenError(err, options.host, options.port) : err.message;
+      return err.code ? describeListenError(err, options.host, options.port) : inFlagTerms(err.message);
     }
     if (line.seeds.length > 0) {
       const { importLayout } = await import('./layout/import.js');
@@ -661,7 +701,8 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   if (stopping || !registry) return;
 
   if (!isLoopback(options.host)) {
-    process.stderr.write(`${PROGRAM}: warning: listening on ${options.host}: anyone who can reach this machine can push to and pull from this registry; use --host 127.0.0.1 to keep it local\n`);
+    const who = options.auth ? 'anyone who can reach this machine can try credentials on' : 'anyone who can reach this machine can push to and pull from';
+    process.stderr.write(`${PROGRAM}: warning: listening on ${options.host}: ${who} this registry; use --host 127.0.0.1 to keep it local\n`);
   }
   const { url, host, port } = registry;
   process.stdout.write(line.json ? `${JSON.stringify({ url, host, port, pid: process.pid })}\n` : `${PROGRAM} listening on ${url}\n`);

@@ -1,7 +1,7 @@
 // The command line, driven as CI jobs drive it: spawn the real bin (which
 // loads the built dist/cli.js: run `npm run build` first), read its ready
 // line, talk HTTP to it, signal it. No sleeps: every wait is on an event.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { spawn, fork, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { Agent, request } from 'node:http';
@@ -116,7 +116,7 @@ function listenSomewhere(): Promise<Server> {
 }
 
 /** A usage error: exit 2, one line on stderr, no stack trace, nothing on stdout. */
-async function expectUsageError(t: Tap.Test, running: Run, message: RegExp): Promise<void> {
+async function expectUsageError(t: Test, running: Run, message: RegExp): Promise<void> {
   const { code } = await running.closed;
   t.equal(code, 2, 'exit code 2');
   const lines = running.stderr().trimEnd().split('\n');
@@ -125,10 +125,6 @@ async function expectUsageError(t: Tap.Test, running: Run, message: RegExp): Pro
   t.match(lines[0], message);
   t.notMatch(running.stderr(), /\n\s+at /, 'no stack trace');
   t.equal(running.stdout(), '', 'nothing on stdout');
-}
-
-declare namespace Tap {
-  type Test = typeof t;
 }
 
 t.test('the ready line comes once the port listens; SIGTERM closes it and exits 0', async (t) => {
@@ -272,6 +268,27 @@ t.test('registry flags reach the registry: --no-deletes, --deletes=false, --max-
   }
 });
 
+t.test('JSON-valued and repeatable flags: --auth, --faults, --warnings, --control', async (t) => {
+  const dir = t.testdir();
+  const rules = join(dir, 'faults.json');
+  await writeFile(rules, JSON.stringify([{ match: { route: 'tags' }, action: { status: 503 }, times: 1 }]));
+  const running = await start(t, ['--auth', 'basic:ci:s3cret,bob:pw', '--faults', `@${rules}`, '--warnings', 'one', '--warnings', 'two', '--control']);
+  const authorization = `Basic ${Buffer.from('ci:s3cret').toString('base64')}`;
+  t.equal((await send(running.url, 'GET', '/v2/')).status, 401, 'credentials required');
+  const base = await send(running.url, 'GET', '/v2/', { headers: { authorization } });
+  t.equal(base.status, 200);
+  t.same(base.headers.warning, '299 - "one", 299 - "two"', 'both warnings');
+  t.equal((await send(running.url, 'GET', '/v2/x/tags/list', { headers: { authorization } })).status, 503, 'the fault from @FILE fired');
+  t.equal((await send(running.url, 'GET', '/v2/x/tags/list', { headers: { authorization } })).status, 404, 'once');
+  running.child.kill('SIGTERM');
+  t.equal((await running.closed).code, 0);
+
+  // A bad --auth value is refused without echoing the password.
+  const refused = run(t, ['--port', '0', '--auth', 'basic:no-password-here']);
+  await expectUsageError(t, refused, /invalid value for --auth: give MODE:USER:PASSWORD/);
+  t.notMatch(refused.stderr(), /no-password-here/);
+});
+
 t.test('--seed loads an OCI image layout; it is pulled back byte for byte', async (t) => {
   const dir = join(t.testdir(), 'seeded');
   const layout = new LayoutBuilder();
@@ -326,7 +343,7 @@ t.test('a bad layout: exit 2 naming the file and the problem', async (t) => {
   const [digest] = [...layout.blobs].find(([, bytes]) => bytes.toString() === 'precious')!;
   await writeFile(blobPath(dir, digest), 'tampered');
   const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  await expectUsageError(t, run(t, ['--port', '0', '--seed', dir]), new RegExp(`--seed ${escape(dir)}: ${escape(blobPath(dir, digest))}: content has digest sha256:\\w+, not ${digest}`));
+  await expectUsageError(t, run(t, ['--port', '0', '--seed', dir]), new RegExp(`--seed ${escape(dir)}: ${escape(blobPath(dir, digest))}: content does not match its digest: it hashes to sha256:\\w+ \\(named by `));
 
   await expectUsageError(t, run(t, ['--port', '0', '--seed', join(dir, 'nope')]), /nope: cannot open the layout directory: does not exist/);
 });

@@ -130,7 +130,7 @@ t.test('a layout that is wrong is refused with the file and the problem', async 
       name: 'corrupt layer', damage: async (dir, layout) => {
         const [digest] = [...layout.blobs].find(([, b]) => b.toString() === 'the layer')!;
         await writeFile(blobPath(dir, digest), 'the lay3r');
-      }, file: /^blobs\/sha256\//, message: /content has digest sha256:\w+, not sha256:/,
+      }, file: /^blobs\/sha256\//, message: /content does not match its digest: it hashes to sha256:\w+ \(named by blobs\/sha256\/\w+ layers\[0\]\)/,
     },
     {
       name: 'layer of the wrong size', damage: async (dir, layout) => {
@@ -262,7 +262,7 @@ t.test('exportLayouts writes one layout per repository, nested names as director
   t.same(results.map((r) => r.name), ['app', 'team/app', 'team/tools/lint']);
   for (const name of ['app', 'team/app', 'team/tools/lint']) {
     const layout = await readLayout(join(out, ...name.split('/')));
-    t.same(layout.index.manifests.map((m) => m.annotations?.[REF_NAME]), ['v1'], name);
+    t.same(layout.index.manifests.map((m) => (m.annotations as Record<string, string> | undefined)?.[REF_NAME]), ['v1'], name);
   }
 });
 

@@ -290,7 +290,7 @@ class LayoutReader {
         size += segment.length;
       }
       const actual = `${digest.algorithm}:${hash.digest('hex')}`;
-      if (actual !== descriptor.digest) this.#fail(file, `content has digest ${actual}, not ${descriptor.digest} as its name and ${where} say`);
+      if (actual !== descriptor.digest) this.#fail(file, `content does not match its digest: it hashes to ${actual} (named by ${where})`);
       const content: BlobContent = { digest: descriptor.digest, size, segments };
       this.#blobs.set(descriptor.digest, content);
       this.#bytes += size;
