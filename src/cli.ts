@@ -670,6 +670,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     } catch (error) {
       return fail(`cannot create the --export directory ${line.exportDir}: ${(error as Error).message}`);
     }
+    if (stopping) return;
   }
 
   const start = async (): Promise<string | undefined> => {

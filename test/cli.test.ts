@@ -224,8 +224,10 @@ t.test('bad flags and bad values: exit 2 with one clear line', async (t) => {
     [['serve'], /unexpected argument "serve"/],
     [['--seed', 'Bad_Name=./x'], /invalid repository name "Bad_Name" in --seed/],
   ];
-  for (const [args, message] of rows) {
-    await t.test(args.join(' '), (t) => expectUsageError(t, run(t, args), message));
+  // All at once (each is a process start), then checked one by one.
+  const runs = rows.map(([args]) => run(t, args));
+  for (const [i, [args, message]] of rows.entries()) {
+    await t.test(args.join(' '), (t) => expectUsageError(t, runs[i]!, message));
   }
 });
 
