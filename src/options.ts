@@ -1,6 +1,7 @@
 import type { SeedableStore } from './store/seeding.js';
 import type { FaultRule } from './control/faults.js';
 import { PROFILES, type ProfileName } from './control/profiles.js';
+import type { AuthOptions } from './auth/authenticate.js';
 import type { RequestRecord } from './http/record.js';
 
 /**
@@ -41,6 +42,12 @@ export interface RegistryOptions {
   onRequest?: (record: RequestRecord) => void;
   /** Called with errors that are bugs (a 500 was answered). Default: printed to stderr. */
   onError?: (error: Error) => void;
+  /**
+   * Authentication, off by default: `{ basic: { users } }` or
+   * `{ token: { users, anonymous?, expiresInSeconds? } }`, with optional
+   * `access` rules per user and repository pattern.
+   */
+  auth?: AuthOptions;
   // Misbehaving on purpose (all off by default: the default is spec-exact).
   /** Fault rules in force from the start (see `registry.faults`). */
   faults?: FaultRule[];
@@ -81,7 +88,7 @@ export interface RegistryOptions {
   keepAliveTimeoutMs?: number;
 }
 
-type Optional = 'store' | 'maxPageSize' | 'onRequest' | 'teardown' | 'faults' | 'rateLimit' | 'chunkMinBytes' | 'chunkMaxBytes' | 'profile';
+type Optional = 'auth' | 'store' | 'maxPageSize' | 'onRequest' | 'teardown' | 'faults' | 'rateLimit' | 'chunkMinBytes' | 'chunkMaxBytes' | 'profile';
 
 export type ResolvedOptions = Required<Omit<RegistryOptions, Optional>> & Pick<RegistryOptions, Optional>;
 

@@ -9,6 +9,7 @@ import { Journal } from './control/journal.js';
 import { RegistryEvents } from './control/events.js';
 import { Faults } from './control/faults.js';
 import { BlobRedirects } from './api/redirect.js';
+import { Authenticator } from './auth/authenticate.js';
 import { listen } from './server.js';
 
 /** A registry that is not listening: a request listener to mount in your own node:http server. */
@@ -96,7 +97,8 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
   };
   const redirects = resolved.blobRedirect ? new BlobRedirects(resolved.blobRedirect === true ? {} : resolved.blobRedirect) : undefined;
   const recording = resolved.journalLimit > 0 || onRequest !== undefined;
-  const handler = createPipeline(store, resolved, { journal, faults, reset, redirects }, recording ? onRecord : undefined);
+  const auth = resolved.auth ? new Authenticator(resolved.auth) : undefined;
+  const handler = createPipeline(store, resolved, { journal, faults, reset, redirects, auth }, recording ? onRecord : undefined);
   // Abandoned uploads expire; the timer never keeps the process alive.
   const sweep = setInterval(() => void store.expireUploads(resolved.uploadTimeoutMs), Math.min(resolved.uploadTimeoutMs, 60_000));
   sweep.unref();

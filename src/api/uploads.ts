@@ -137,7 +137,9 @@ export async function start(ctx: RequestContext): Promise<void> {
     const fromParam = route.query.get('from');
     const from = fromParam === null ? undefined : checkName(fromParam);
     // spec "Mounting a blob": `from` MAY be optional; a registry unable to mount SHOULD answer 202.
-    if (options.mount && (from !== undefined || options.mountWithoutFrom)) {
+    // Mount needs pull on `from` as well as push here (checked already); without it, a normal upload (spec: 202).
+    const mayPull = from === undefined || ctx.principal.can('pull', from);
+    if (options.mount && mayPull && (from !== undefined || options.mountWithoutFrom)) {
       const blob = await store.mountBlob(name, digest, from);
       if (blob) return created(ctx, blob.digest);
     }

@@ -11,6 +11,8 @@ import { applyFault, RateLimiter } from './faults.js';
 import type { BlobRedirects } from '../api/redirect.js';
 import * as redirect from '../api/redirect.js';
 import * as control from '../api/control.js';
+import * as token from '../api/token.js';
+import { NOBODY_CHECKS, type Authenticator, type Principal } from '../auth/authenticate.js';
 import * as base from '../api/base.js';
 import * as blobs from '../api/blobs.js';
 import * as uploads from '../api/uploads.js';
@@ -29,6 +31,8 @@ export interface RequestContext {
   store: Store;
   options: ResolvedOptions;
   controls: Controls;
+  /** Who sent the request and what they may do (everything, without `auth`). */
+  principal: Principal;
 }
 
 /** The registry's test-double machinery a few handlers need (control endpoint, blob redirects). */
@@ -38,6 +42,8 @@ export interface Controls {
   reset(): Promise<void>;
   /** Present when `blobRedirect` is on. */
   redirects?: BlobRedirects;
+  /** Present when `auth` is on. */
+  auth?: Authenticator;
 }
 
 export type Handler = (ctx: RequestContext) => Promise<void>;
@@ -53,6 +59,7 @@ const HANDLERS: Record<RouteKind, Partial<Record<string, Handler>>> = {
   referrers: { GET: referrers.list },
   redirect: { GET: redirect.get },
   control: { GET: control.get, POST: control.post, DELETE: control.remove },
+  token: { GET: token.get, POST: token.post },
 };
 
 /** The API-version header every response carries (Docker Registry HTTP API V2 compatibility). */
@@ -99,14 +106,16 @@ interface Deps {
   warnings: string[];
 }
 
-/** route → rate limit → faults → handler; the control endpoint is never limited or faulted. */
+/** route → auth → rate limit → faults → handler; the control endpoint is never limited or faulted. */
 async function handle(req: IncomingMessage, res: ServerResponse, deps: Deps, recorder?: RequestRecorder): Promise<void> {
   const { store, options, controls } = deps;
   res.setHeader(API_VERSION[0], API_VERSION[1]);
   if (deps.warnings.length > 0) res.setHeader('Warning', deps.warnings);
   const route = parseRoute(req.url ?? '/');
   if (recorder) recorder.route = route;
-  if ((route.kind === 'control' && !options.control) || (route.kind === 'redirect' && !controls.redirects)) throw notFound(route.path);
+  const off = (route.kind === 'control' && !options.control) || (route.kind === 'redirect' && !controls.redirects) || (route.kind === 'token' && controls.auth?.mode !== 'token');
+  if (off) throw notFound(route.path);
+  const principal = controls.auth ? controls.auth.check(req, route) : NOBODY_CHECKS;
   if (route.kind !== 'control') {
     const wait = deps.limiter?.retryAfter();
     if (wait !== undefined) {
@@ -133,7 +142,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: Deps, rec
     const allow = allowed.flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m])).join(', ');
     throw unsupported(`${req.method} is not supported on ${route.path}`, 405, { Allow: allow });
   }
-  await handler({ req, res, route, head, store, options, controls });
+  await handler({ req, res, route, head, store, options, controls, principal });
 }
 
 function fail(req: IncomingMessage, res: ServerResponse, error: unknown, options: ResolvedOptions): void {

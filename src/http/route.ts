@@ -4,12 +4,14 @@ import { checkName } from '../oci/reference.js';
 /**
  * The closed set of things a request can address (also the journal's
  * `route`): the spec's endpoints, the signed blob URL a `blobRedirect`
- * points at, and the control endpoint.
+ * points at, the control endpoint, and the token endpoint of `auth.token`.
  */
-export type RouteKind = 'base' | 'catalog' | 'tags' | 'manifest' | 'blob' | 'upload' | 'referrers' | 'redirect' | 'control';
+export type RouteKind = 'base' | 'catalog' | 'tags' | 'manifest' | 'blob' | 'upload' | 'referrers' | 'redirect' | 'control' | 'token';
 
 /** Where `blobRedirect` sends blob GETs: outside /v2/, as an object store's URL would be. */
 export const REDIRECT_PREFIX = '/_blobs/';
+/** The token endpoint of the Docker token flow (`auth: { token }`). */
+export const TOKEN_PATH = '/token';
 /** The control endpoint's routes (`control: true`). */
 export const CONTROL_PREFIX = '/_oci-test-registry/';
 
@@ -54,6 +56,7 @@ export function parseRoute(url: string): Route {
   const query = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
   if (path === '/v2/' || path === '/v2') return { kind: 'base', query, path };
   if (path.startsWith(REDIRECT_PREFIX)) return { kind: 'redirect', reference: decodeSegment(path.slice(REDIRECT_PREFIX.length)), query, path };
+  if (path === TOKEN_PATH) return { kind: 'token', query, path };
   if (path.startsWith(CONTROL_PREFIX)) return { kind: 'control', reference: path.slice(CONTROL_PREFIX.length), query, path };
   if (!path.startsWith('/v2/')) throw notFound(path);
   if (path === '/v2/_catalog') return { kind: 'catalog', query, path };

@@ -1,0 +1,159 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { RegistryError } from '../oci/errors.js';
+import type { Route } from '../http/route.js';
+import { allowedActions, covers, formatScope, requiredScope, type AccessRule, type Action, type Scope } from './scope.js';
+import { TokenSigner, type TokenClaims } from './token.js';
+
+/** The `auth` option: Basic, or the Docker bearer-token flow; off when absent. */
+export interface AuthOptions {
+  /** HTTP Basic on every route. */
+  basic?: { users: Record<string, string> };
+  /** The Docker token flow: challenge → `GET`/`POST /token` → `Authorization: Bearer`. */
+  token?: {
+    users?: Record<string, string>;
+    /** `'pull'`: the token endpoint grants pull without credentials. Default `false`. */
+    anonymous?: 'pull' | false;
+    /** Lifetime of access tokens. Default 300. */
+    expiresInSeconds?: number;
+  };
+  /** Per-user, per-repository rights; without it every listed user may pull, push and delete everywhere. */
+  access?: AccessRule[];
+}
+
+/** Who a request is, and what it may do (used by mount to check pull on `from`). */
+export interface Principal {
+  user: string | undefined;
+  can(action: 'pull' | 'push' | 'delete', name: string): boolean;
+}
+
+export const REALM = 'oci-test-registry';
+
+/** Everyone may do everything: the registry without `auth`. */
+export const NOBODY_CHECKS: Principal = { user: undefined, can: () => true };
+
+function digestOf(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+/**
+ * Checks credentials and rights for one registry. Passwords are compared in
+ * constant time (through their sha256, so lengths never leak), and a
+ * missing user costs the same comparison as a wrong password.
+ */
+export class Authenticator {
+  readonly mode: 'basic' | 'token';
+  readonly signer = new TokenSigner();
+  readonly expiresInSeconds: number;
+  readonly anonymous: Action[];
+  readonly #users: Map<string, Buffer>;
+  readonly #access: AccessRule[] | undefined;
+  readonly #dummy = digestOf('');
+
+  constructor(options: AuthOptions) {
+    if (options.basic && options.token) throw new TypeError('option auth takes basic or token, not both');
+    if (!options.basic && !options.token) throw new TypeError('option auth needs basic or token');
+    this.mode = options.basic ? 'basic' : 'token';
+    const users = options.basic?.users ?? options.token?.users ?? {};
+    this.#users = new Map(Object.entries(users).map(([user, password]) => [user, digestOf(password)]));
+    this.#access = options.access;
+    this.expiresInSeconds = options.token?.expiresInSeconds ?? 300;
+    this.anonymous = options.token?.anonymous === 'pull' ? ['pull'] : [];
+  }
+
+  /** A user name when `user:password` is right; undefined otherwise. */
+  login(user: string, password: string): string | undefined {
+    const expected = this.#users.get(user);
+    const ok = timingSafeEqual(digestOf(password), expected ?? this.#dummy);
+    return ok && expected ? user : undefined;
+  }
+
+  /** Basic credentials from an Authorization header: 'absent', 'malformed', or the pair. */
+  static basicCredentials(header: string | undefined): { user: string; password: string } | 'absent' | 'malformed' {
+    if (header === undefined) return 'absent';
+    const match = /^Basic +([A-Za-z0-9+/=]+) *$/i.exec(header);
+    if (!match) return 'malformed';
+    const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 0) return 'malformed';
+    return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+  }
+
+  /** What `user` may do on `scope`, intersected with what it asked for. */
+  grant(scope: Scope, user: string | undefined): Scope {
+    const allowed = allowedActions(scope, user, this.#access, this.anonymous);
+    const actions = scope.actions.includes('*') ? (allowed.includes('*') ? ['*' as const] : []) : scope.actions.filter((a) => covers(allowed, [a]));
+    return { ...scope, actions };
+  }
+
+  /**
+   * Authenticates and authorizes a request, or throws 401 (with the
+   * challenge the client needs) or 403. The signed redirect URL and the
+   * token endpoint are open: they carry their own proof.
+   */
+  check(req: IncomingMessage, route: Route): Principal {
+    if (route.kind === 'redirect' || route.kind === 'token') return NOBODY_CHECKS;
+    const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
+    const scope = requiredScope(route, method);
+    return this.mode === 'basic' ? this.#checkBasic(req, scope) : this.#checkBearer(req, route, scope);
+  }
+
+  #checkBasic(req: IncomingMessage, scope: Scope | undefined): Principal {
+    const credentials = Authenticator.basicCredentials(req.headers.authorization);
+    const user = typeof credentials === 'object' ? this.login(credentials.user, credentials.password) : undefined;
+    if (!user) {
+      const why = credentials === 'absent' ? 'authentication required' : credentials === 'malformed' ? 'malformed Authorization header: expected Basic credentials' : 'invalid username or password';
+      throw new RegistryError('UNAUTHORIZED', why, { headers: { 'WWW-Authenticate': `Basic realm="${REALM}"` } });
+    }
+    const principal: Principal = { user, can: (action, name) => covers(allowedActions({ type: 'repository', name, actions: [action] }, user, this.#access, []), [action]) };
+    if (scope && !covers(allowedActions(scope, user, this.#access, []), scope.actions)) {
+      throw new RegistryError('DENIED', `user ${user} may not ${scope.actions.join(',')} ${scope.type === 'registry' ? 'the catalog' : scope.name}`, {
+        detail: { scope: formatScope(scope) },
+      });
+    }
+    return principal;
+  }
+
+  /** The challenge of RFC 6750 / the Docker token spec for a request needing `scope`. */
+  challenge(req: IncomingMessage, scope: Scope | undefined, error?: 'invalid_token' | 'insufficient_scope'): string {
+    const host = req.headers.host ?? `127.0.0.1:${req.socket.localPort}`;
+    let value = `Bearer realm="http://${host}/token",service="${host}"`;
+    if (scope) value += `,scope="${formatScope(scope)}"`;
+    if (error) value += `,error="${error}"`;
+    return value;
+  }
+
+  #checkBearer(req: IncomingMessage, route: Route, scope: Scope | undefined): Principal {
+    const header = req.headers.authorization;
+    const match = header === undefined ? null : /^Bearer +([A-Za-z0-9._~+/=-]+) *$/i.exec(header);
+    // The control endpoint also takes Basic credentials, so a test can steer a token-mode registry with a password.
+    if (route.kind === 'control' && header !== undefined && !match) {
+      const credentials = Authenticator.basicCredentials(header);
+      const user = typeof credentials === 'object' ? this.login(credentials.user, credentials.password) : undefined;
+      if (user) return { user, can: () => true };
+    }
+    if (!match) {
+      const why = header === undefined ? 'authentication required: get a token from the realm' : 'malformed Authorization header: expected a Bearer token';
+      throw new RegistryError('UNAUTHORIZED', why, { headers: { 'WWW-Authenticate': this.challenge(req, scope) } });
+    }
+    const verified = this.signer.verify(match[1]!);
+    if ('error' in verified || verified.claims.typ === 'refresh') {
+      const why = 'error' in verified && verified.error === 'expired' ? 'the token has expired' : 'the token is not valid for this registry';
+      throw new RegistryError('UNAUTHORIZED', why, { headers: { 'WWW-Authenticate': this.challenge(req, scope, 'invalid_token') } });
+    }
+    const { claims } = verified;
+    const principal: Principal = { user: claims.sub || undefined, can: (action, name) => tokenCovers(claims, { type: 'repository', name, actions: [action] }) };
+    if (scope && !tokenCovers(claims, scope)) {
+      throw new RegistryError('UNAUTHORIZED', `the token does not grant ${formatScope(scope)}`, {
+        headers: { 'WWW-Authenticate': this.challenge(req, scope, 'insufficient_scope') },
+        detail: { scope: formatScope(scope) },
+      });
+    }
+    return principal;
+  }
+}
+
+function tokenCovers(claims: TokenClaims, scope: Scope): boolean {
+  const granted = claims.access.filter((a) => a.type === scope.type && a.name === scope.name).flatMap((a) => a.actions);
+  return covers(granted, scope.actions);
+}
