@@ -75,11 +75,14 @@ const OPTION_FLAGS: { readonly [K in OptionKey]: OptionFlag } = {
   control: { kind: 'switch', help: 'serve the JSON control routes under /_oci-test-registry/ (journal, faults, reset, health)' },
   journalLimit: { kind: 'count', help: 'requests kept in the request journal (0: no journal)' },
   maxManifestBytes: { kind: 'bytes', help: 'largest manifest accepted (larger: 413)' },
-  maxStorageBytes: { kind: 'bytes', help: 'bytes of blobs, manifests and open uploads held at most (past it: 413 DENIED)' },
+  maxStorageBytes: { kind: 'bytes', help: 'bytes of blobs, manifests and open uploads held at most (past it: 413 DENIED)', defaultText: 'half the memory' },
+  maxBlobBytes: { kind: 'bytes', help: 'largest single blob (past it: 413 DENIED)', defaultText: 'no limit' },
+  maxUploads: { kind: 'count', help: 'upload sessions open at once (one more POST: 429 TOOMANYREQUESTS)' },
   uploadTimeoutMs: { kind: 'duration', help: 'idle upload sessions expire and are freed after this' },
   headersTimeoutMs: { kind: 'duration', help: 'time allowed to receive request headers' },
   requestTimeoutMs: { kind: 'duration', help: 'time allowed for a whole request (0: none)' },
   keepAliveTimeoutMs: { kind: 'duration', help: 'how long an idle keep-alive connection is kept' },
+  idleTimeoutMs: { kind: 'duration', help: 'close a connection idle this long (a stalled upload chunk rolls back; 0: never)' },
 };
 
 /** `maxManifestBytes` → `max-manifest-bytes`, `uploadTimeoutMs` → `upload-timeout` (the unit goes in the value). */

@@ -1,3 +1,4 @@
+import { totalmem } from 'node:os';
 import type { SeedableStore } from './store/seeding.js';
 import type { FaultRule } from './control/faults.js';
 import { PROFILES, type ProfileName } from './control/profiles.js';
@@ -15,8 +16,12 @@ export interface RegistryOptions {
   port?: number;
   /** Largest manifest accepted; larger pushes get 413 (spec: "at least 4 megabytes"). Default 4 MiB. */
   maxManifestBytes?: number;
-  /** Total bytes of blobs, manifests and open uploads; a push past it is refused with 413 `DENIED`. Default: no limit. */
+  /** Total bytes of blobs, manifests and open uploads; a push past it is refused with 413 `DENIED`. Default: half the machine's memory. */
   maxStorageBytes?: number;
+  /** Largest single blob; an upload growing past it is refused with 413 `DENIED`. Default: no limit beyond maxStorageBytes. */
+  maxBlobBytes?: number;
+  /** Upload sessions open at once; one more POST gets 429 `TOOMANYREQUESTS`. Default 1000. */
+  maxUploads?: number;
   /** Upload sessions idle longer than this expire and their bytes are freed. Default 15 minutes. */
   uploadTimeoutMs?: number;
   /** Whether DELETE of manifests, tags and blobs is allowed; when false they answer 405 `UNSUPPORTED`. Default `true`. */
@@ -86,6 +91,12 @@ export interface RegistryOptions {
   requestTimeoutMs?: number;
   /** node:http `keepAliveTimeout`: how long an idle keep-alive socket is kept. Default 5 s. */
   keepAliveTimeoutMs?: number;
+  /**
+   * A connection that sends and receives nothing for this long is closed
+   * (node:http `server.timeout`), so a stalled client cannot hold a socket or
+   * an upload chunk forever; its session stays resumable. Default 60 s.
+   */
+  idleTimeoutMs?: number;
 }
 
 type Optional = 'auth' | 'store' | 'maxPageSize' | 'onRequest' | 'teardown' | 'faults' | 'rateLimit' | 'chunkMinBytes' | 'chunkMaxBytes' | 'profile';
@@ -97,7 +108,10 @@ export const DEFAULT_OPTIONS: Readonly<Omit<ResolvedOptions, Optional>> = Object
   host: '127.0.0.1',
   port: 0,
   maxManifestBytes: 4 * 1024 * 1024,
-  maxStorageBytes: Infinity,
+  // A registry held in memory must refuse before the machine swaps or the process is killed.
+  maxStorageBytes: Math.floor(totalmem() / 2),
+  maxBlobBytes: Infinity,
+  maxUploads: 1000,
   uploadTimeoutMs: 15 * 60 * 1000,
   deletes: true,
   referrers: true,
@@ -106,6 +120,7 @@ export const DEFAULT_OPTIONS: Readonly<Omit<ResolvedOptions, Optional>> = Object
   headersTimeoutMs: 60_000,
   requestTimeoutMs: 0,
   keepAliveTimeoutMs: 5_000,
+  idleTimeoutMs: 60_000,
   journalLimit: 10_000,
   singlePostUpload: true,
   uploadPatchStatus: 202,
@@ -141,6 +156,11 @@ export function resolveOptions(options: RegistryOptions = {}): ResolvedOptions {
   positive('headersTimeoutMs', resolved.headersTimeoutMs);
   positive('requestTimeoutMs', resolved.requestTimeoutMs, true);
   positive('keepAliveTimeoutMs', resolved.keepAliveTimeoutMs, true);
+  positive('idleTimeoutMs', resolved.idleTimeoutMs, true);
+  positive('maxBlobBytes', resolved.maxBlobBytes);
+  if (!(resolved.maxUploads === Infinity || (Number.isSafeInteger(resolved.maxUploads) && resolved.maxUploads > 0))) {
+    throw new TypeError(`option maxUploads must be a positive integer, got ${String(resolved.maxUploads)}`);
+  }
   if (!Number.isSafeInteger(resolved.journalLimit) || resolved.journalLimit < 0) {
     throw new TypeError(`option journalLimit must be a non-negative integer, got ${String(resolved.journalLimit)}`);
   }

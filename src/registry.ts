@@ -76,7 +76,14 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
   const resolved = resolveOptions(options);
   const journal = new Journal(resolved.journalLimit);
   const events = new RegistryEvents(journal, resolved.journalLimit);
-  const store = resolved.store ?? new MemoryStore({ maxStorageBytes: resolved.maxStorageBytes, observer: observe(events, resolved.onError) });
+  const store =
+    resolved.store ??
+    new MemoryStore({
+      maxStorageBytes: resolved.maxStorageBytes,
+      maxBlobBytes: resolved.maxBlobBytes,
+      maxUploads: resolved.maxUploads,
+      observer: observe(events, resolved.onError),
+    });
   const { onRequest, onError } = resolved;
   const onRecord = (record: RequestRecord, req: IncomingMessage, res: ServerResponse) => {
     try {

@@ -74,6 +74,8 @@ export function listen(handler: (req: IncomingMessage, res: ServerResponse) => v
   server.headersTimeout = options.headersTimeoutMs;
   server.requestTimeout = options.requestTimeoutMs;
   server.keepAliveTimeout = options.keepAliveTimeoutMs;
+  // An idle connection (nothing sent or received) is closed; a stalled upload chunk rolls back.
+  server.timeout = options.idleTimeoutMs;
   server.on('clientError', onClientError);
 
   let closed: Promise<void> | undefined;

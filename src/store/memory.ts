@@ -20,6 +20,10 @@ import type {
 export interface MemoryStoreOptions {
   /** Refuse pushes that would hold more than this many bytes (blobs, manifests and open uploads). Default: no limit. */
   maxStorageBytes?: number;
+  /** Refuse an upload that grows past this many bytes. Default: no limit. */
+  maxBlobBytes?: number;
+  /** Refuse to open more upload sessions than this at once. Default: no limit. */
+  maxUploads?: number;
   /** Told of every content change once it is committed (the registry's `events`). */
   observer?: StoreObserver;
 }
@@ -51,6 +55,7 @@ export class MemoryStore extends SeedableStore implements Store {
   readonly #names = new SortedSet();
   readonly #uploads = new Map<string, UploadSession>();
   readonly #maxStorageBytes: number;
+  readonly #maxUploads: number;
   #storedBytes = 0;
   #uploadBytes = 0;
   readonly #quota: UploadQuota;
@@ -59,6 +64,7 @@ export class MemoryStore extends SeedableStore implements Store {
   constructor(options: MemoryStoreOptions = {}) {
     super();
     this.#maxStorageBytes = options.maxStorageBytes ?? Infinity;
+    this.#maxUploads = options.maxUploads ?? Infinity;
     this.#observer = options.observer;
     this.#quota = {
       take: (bytes) => {
@@ -68,6 +74,7 @@ export class MemoryStore extends SeedableStore implements Store {
       give: (bytes) => {
         this.#uploadBytes -= bytes;
       },
+      maxBlobBytes: options.maxBlobBytes ?? Infinity,
     };
   }
 
@@ -305,6 +312,11 @@ export class MemoryStore extends SeedableStore implements Store {
   // Uploads ----------------------------------------------------------------
 
   async startUpload(name: string, algorithm: DigestAlgorithm): Promise<UploadSession> {
+    if (this.#uploads.size >= this.#maxUploads) {
+      throw new RegistryError('TOOMANYREQUESTS', `too many open upload sessions: maxUploads is ${this.#maxUploads}; complete or cancel one, or wait for idle ones to expire`, {
+        detail: { limit: 'maxUploads', limitCount: this.#maxUploads },
+      });
+    }
     const session = new UploadSession(name, algorithm, this.#quota);
     this.#uploads.set(session.id, session);
     return session;

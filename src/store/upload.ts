@@ -15,6 +15,8 @@ export interface BlobContent {
 export interface UploadQuota {
   take(bytes: number): void;
   give(bytes: number): void;
+  /** Largest blob one session may hold. */
+  maxBlobBytes: number;
 }
 
 /**
@@ -141,6 +143,14 @@ export class UploadChunk {
 
   write(bytes: Uint8Array): void {
     if (this.#done) throw new Error('write after the chunk ended');
+    if (this.session.closed) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${this.session.id} was cancelled`, { detail: { id: this.session.id } });
+    const size = this.writer.size + bytes.length;
+    if (size > this.quota.maxBlobBytes) {
+      throw new RegistryError('DENIED', `blob too large: maxBlobBytes is ${this.quota.maxBlobBytes} bytes and this upload would hold ${size}`, {
+        status: 413,
+        detail: { limit: 'maxBlobBytes', limitBytes: this.quota.maxBlobBytes },
+      });
+    }
     this.quota.take(bytes.length);
     this.writer.write(bytes);
     this.hash.update(bytes);
