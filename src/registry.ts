@@ -73,9 +73,10 @@ function observe(events: RegistryEvents, onError: (error: Error) => void): Store
  * `registry.New()` shape). Two registries share nothing.
  */
 export function createRegistry(options: RegistryOptions = {}): Registry {
+  const teardown = teardownHook(options.teardown);
   const resolved = resolveOptions(options);
   const journal = new Journal(resolved.journalLimit);
-  const events = new RegistryEvents(journal, resolved.journalLimit);
+  const events = new RegistryEvents(journal, resolved.journalLimit, resolved.onError);
   const store =
     resolved.store ??
     new MemoryStore({
@@ -86,9 +87,9 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     });
   const { onRequest, onError } = resolved;
   const onRecord = (record: RequestRecord, req: IncomingMessage, res: ServerResponse) => {
+    const entry = journal.record(record, req.headers, res.getHeaders());
+    if (entry) events.emit('request', entry);
     try {
-      const entry = journal.record(record, req.headers, res.getHeaders());
-      if (entry) events.emit('request', entry);
       onRequest?.(record);
     } catch (error) {
       onError(error as Error);
@@ -109,7 +110,7 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
   // Abandoned uploads expire; the timer never keeps the process alive.
   const sweep = setInterval(() => void store.expireUploads(resolved.uploadTimeoutMs), Math.min(resolved.uploadTimeoutMs, 60_000));
   sweep.unref();
-  return {
+  const registry: Registry = {
     handler,
     store,
     journal,
@@ -120,9 +121,11 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     options: resolved,
     close: async () => {
       clearInterval(sweep);
-      events.reset('the registry was closed');
+      events.reset('the registry was closed', true);
     },
   };
+  teardown?.(registry.close);
+  return registry;
 }
 
 /** How long close() lets in-flight requests finish before it drops their sockets. */
@@ -142,7 +145,8 @@ function formatHost(host: string, port: number): string {
  */
 export async function startRegistry(options: RegistryOptions = {}): Promise<RunningRegistry> {
   const teardown = teardownHook(options.teardown);
-  const registry = createRegistry(options);
+  // The running registry registers its own close (which includes the inner one).
+  const registry = createRegistry({ ...options, teardown: undefined });
   let listening;
   try {
     listening = await listen(registry.handler, registry.options);

@@ -80,11 +80,31 @@ export class RegistryEvents extends EventEmitter<RegistryEventMap> {
   readonly #limit: number;
   readonly #journal: Journal;
   readonly #pending = new Set<Pending>();
+  readonly #onError: (error: Error) => void;
+  #closed = false;
 
-  constructor(journal: Journal, limit: number) {
+  constructor(journal: Journal, limit: number, onError: (error: Error) => void) {
     super();
     this.#journal = journal;
     this.#limit = limit;
+    this.#onError = onError;
+  }
+
+  /**
+   * Calls each listener in its own try/catch: a listener that throws is
+   * reported through `onError` and never keeps later listeners, `waitFor` or
+   * the registry's own work from running.
+   */
+  override emit<K extends keyof RegistryEventMap>(event: K, ...args: RegistryEventMap[K]): boolean {
+    const listeners = this.rawListeners(event) as ((...a: unknown[]) => void)[];
+    for (const listener of listeners) {
+      try {
+        listener.apply(this, args);
+      } catch (error) {
+        this.#onError(error as Error);
+      }
+    }
+    return listeners.length > 0;
   }
 
   /** Emits a content event and keeps it in the history. */
@@ -112,6 +132,7 @@ export class RegistryEvents extends EventEmitter<RegistryEventMap> {
         : (e: JournalEntry | Content) => matchesContent(e as Content, query);
     const seen = query.event === 'request' ? this.#journal.all().find(test) : (this.#history[query.event] as Content[]).find(test);
     if (seen) return Promise.resolve(seen);
+    if (this.#closed) return Promise.reject(new Error(`waitFor cancelled: the registry is closed (waiting for ${describe(query)})`));
     return new Promise((resolve, reject) => {
       const listener = (event: JournalEntry | Content) => {
         if (!test(event)) return;
@@ -135,8 +156,9 @@ export class RegistryEvents extends EventEmitter<RegistryEventMap> {
     });
   }
 
-  /** Forgets the history and rejects every pending waitFor with `reason`. */
-  reset(reason: string): void {
+  /** Forgets the history and rejects every pending waitFor with `reason`; after `close`, waitFor rejects at once. */
+  reset(reason: string, close = false): void {
+    if (close) this.#closed = true;
     this.#history.push = [];
     this.#history.delete = [];
     this.#history.upload = [];

@@ -6,8 +6,6 @@ import type { RouteKind } from '../http/route.js';
 export interface JournalEntry extends RequestRecord {
   /** 1, 2, 3 … in the order responses ended; never reused, not even after clear(). */
   seq: number;
-  /** The manifest or blob digest the request was about, when it names or returns one. */
-  digest?: string;
   /** Request headers, with credentials redacted. */
   requestHeaders: Record<string, string | string[]>;
   /** Response headers as sent. */
@@ -22,6 +20,7 @@ export interface JournalQuery {
   reference?: string;
   status?: number;
   code?: string;
+  digest?: string;
 }
 
 /** Headers whose values are credentials: kept as a scheme and `[redacted]`. */
@@ -62,8 +61,6 @@ export class Journal {
       requestHeaders: redact(requestHeaders),
       responseHeaders: redact(responseHeaders),
     };
-    const digest = responseHeaders['docker-content-digest'] ?? (record.reference?.includes(':') ? record.reference : undefined);
-    if (typeof digest === 'string') entry.digest = digest;
     this.#entries.push(entry);
     // Drop in batches so the array is not shifted on every request at the limit.
     if (this.#entries.length > this.limit + Math.max(1, this.limit >> 4)) this.#entries = this.#entries.slice(-this.limit);
@@ -100,6 +97,7 @@ export function matches(entry: JournalEntry, query: JournalQuery): boolean {
     (query.name === undefined || entry.name === query.name) &&
     (query.reference === undefined || entry.reference === query.reference) &&
     (query.status === undefined || entry.status === query.status) &&
-    (query.code === undefined || entry.code === query.code)
+    (query.code === undefined || entry.code === query.code) &&
+    (query.digest === undefined || entry.digest === query.digest)
   );
 }

@@ -4,7 +4,7 @@ import type { ResolvedOptions } from '../options.js';
 import type { Store } from '../store/store.js';
 import type { Journal } from '../control/journal.js';
 import type { Faults } from '../control/faults.js';
-import { notFound, parseRoute, type Route, type RouteKind } from './route.js';
+import { checkRoute, notFound, parseRoute, type Route, type RouteKind } from './route.js';
 import { sendError, sendJson } from './reply.js';
 import { RequestRecorder, type RecordListener } from './record.js';
 import { applyFault, RateLimiter } from './faults.js';
@@ -113,6 +113,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: Deps, rec
   if (deps.warnings.length > 0) res.setHeader('Warning', deps.warnings);
   const route = parseRoute(req.url ?? '/');
   if (recorder) recorder.route = route;
+  checkRoute(route);
   const off = (route.kind === 'control' && !options.control) || (route.kind === 'redirect' && !controls.redirects) || (route.kind === 'token' && controls.auth?.mode !== 'token');
   if (off) throw notFound(route.path);
   const principal = controls.auth ? controls.auth.check(req, route) : NOBODY_CHECKS;

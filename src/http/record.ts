@@ -27,6 +27,8 @@ export interface RequestRecord {
   completed: boolean;
   /** Id of the fault rule applied to this request. */
   fault?: string;
+  /** The digest the request named (URL, `?digest=`, `?mount=`) or the response returned (Docker-Content-Digest). */
+  digest?: string;
 }
 
 /** Receives each request's record once its response is over. */
@@ -70,7 +72,8 @@ export class RequestRecorder {
       at: this.#at,
       method: req.method ?? '',
       path: req.url ?? '',
-      status: res.statusCode,
+      // 0 when the client went away before any status was sent.
+      status: res.headersSent ? res.statusCode : 0,
       bytesIn: bytesRead(req),
       bytesOut: req.method === 'HEAD' ? 0 : this.#bytesOut,
       durationMs: Math.round((performance.now() - this.#started) * 1000) / 1000,
@@ -81,7 +84,9 @@ export class RequestRecorder {
       if (route.name !== undefined) record.name = route.name;
       if (route.reference !== undefined) record.reference = route.reference;
     }
-    if (this.code) record.code = this.code;
+    const digest = res.getHeader('docker-content-digest') ?? (route?.reference?.includes(':') ? route.reference : undefined) ?? route?.query.get('digest') ?? route?.query.get('mount') ?? undefined;
+    if (typeof digest === 'string') record.digest = digest;
+    if (this.code && res.headersSent) record.code = this.code;
     if (this.fault) record.fault = this.fault;
     return record;
   }

@@ -41,7 +41,9 @@ function decodeSegment(segment: string): string {
 }
 
 function named(kind: RouteKind, nameParts: string[], reference: string | undefined, query: URLSearchParams, path: string): Route {
-  const name = checkName(nameParts.join('/'));
+  // The name is checked by checkRoute, after the route is known, so an
+  // invalid name is still recorded (and matched by faults) as its route.
+  const name = nameParts.join('/');
   return { kind, name, reference: reference === undefined ? undefined : decodeSegment(reference), query, path };
 }
 
@@ -70,6 +72,11 @@ export function parseRoute(url: string): Route {
   if (len >= 3 && at(2) === 'manifests') return named('manifest', parts.slice(0, -2), at(1), query, path);
   if (len >= 3 && at(2) === 'referrers') return named('referrers', parts.slice(0, -2), at(1), query, path);
   throw notFound(path);
+}
+
+/** Validates what parseRoute left unchecked: the repository name (400 NAME_INVALID). */
+export function checkRoute(route: Route): void {
+  if (route.name !== undefined) checkName(route.name);
 }
 
 export function notFound(path: string): RegistryError {

@@ -1,6 +1,7 @@
 import { computeDigest } from '../oci/digest.js';
 import { parseManifest, type Descriptor } from '../oci/manifest.js';
 import { EMPTY_DESCRIPTOR, MediaType } from '../oci/media-types.js';
+import { checkName, checkTag } from '../oci/reference.js';
 import type { BlobContent, ManifestPut, Page, PageRequest, ReferrerDescriptor, StorageUsage, Store, StoredBlob, StoredManifest } from './store.js';
 import type { UploadSession } from './upload.js';
 import type { DigestAlgorithm } from '../oci/digest.js';
@@ -33,8 +34,11 @@ export interface ImageInput {
 
 export interface IndexInput {
   tag?: string;
-  /** Manifests already in the repository, by digest; their media type and size are looked up. */
-  manifests: { digest: string; platform?: Platform; annotations?: Record<string, string> }[];
+  /**
+   * Manifests already in the repository: by digest (media type and size are
+   * looked up), or what pushImage returned (its platform is used).
+   */
+  manifests: ({ digest: string; platform?: Platform; annotations?: Record<string, string> } | SeededManifest)[];
   annotations?: Record<string, string>;
   artifactType?: string;
 }
@@ -58,8 +62,14 @@ export interface SeededManifest {
   bytes: Buffer;
   /** The manifest, parsed. */
   manifest: Record<string, any>;
-  /** A descriptor of it, ready for an index or a subject. */
-  descriptor: Descriptor;
+  /** A descriptor of it, ready for an index or a subject (with `platform` for an image). */
+  descriptor: Descriptor & { platform?: Platform };
+}
+
+/** Refuses what no HTTP client could push: a bad repository name or tag (400, as over HTTP). */
+function checkTarget(name: string, tag: string | undefined): void {
+  checkName(name);
+  if (tag !== undefined) checkTag(tag);
 }
 
 const LAYER_TAR = 'application/vnd.oci.image.layer.v1.tar';
@@ -97,6 +107,7 @@ export abstract class SeedableStore implements Store {
 
   /** Stores bytes as a blob of `name` and returns its descriptor. */
   async seedBlob(name: string, bytes: Bytes, mediaType = 'application/octet-stream'): Promise<Descriptor> {
+    checkTarget(name, undefined);
     const buffer = toBuffer(bytes);
     const digest = computeDigest(buffer);
     await this.putBlob(name, { digest, size: buffer.length, segments: [buffer] });
@@ -105,6 +116,7 @@ export abstract class SeedableStore implements Store {
 
   /** Serialises, validates (as an HTTP push would) and stores a manifest. */
   async seedManifest(name: string, manifest: Record<string, unknown>, tag?: string): Promise<SeededManifest> {
+    checkTarget(name, tag);
     const bytes = Buffer.from(JSON.stringify(manifest));
     const mediaType = manifest.mediaType as string;
     const parsed = parseManifest(bytes, mediaType);
@@ -114,6 +126,7 @@ export abstract class SeedableStore implements Store {
 
   /** Pushes config, layers and an OCI image manifest in one call. */
   async pushImage(name: string, input: ImageInput = {}): Promise<SeededManifest> {
+    checkTarget(name, input.tag);
     const platform = input.platform ?? { architecture: 'amd64', os: 'linux' };
     const layerBytes = (input.layers ?? []).map(toBuffer);
     const layers = await Promise.all(layerBytes.map((bytes) => this.seedBlob(name, bytes, LAYER_TAR)));
@@ -132,8 +145,10 @@ export abstract class SeedableStore implements Store {
 
   /** Pushes an OCI image index over manifests already in the repository. */
   async pushIndex(name: string, input: IndexInput): Promise<SeededManifest> {
+    checkTarget(name, input.tag);
     const manifests = await Promise.all(
-      input.manifests.map(async ({ digest, platform, annotations }) => {
+      input.manifests.map(async (entry) => {
+        const { digest, platform, annotations } = 'descriptor' in entry ? { ...entry.descriptor, annotations: undefined } : entry;
         const child = await this.manifest(name, digest);
         // A missing child is described as an image manifest of size 0, so the
         // store's sub-manifest validation refuses it exactly as over HTTP.
@@ -151,6 +166,7 @@ export abstract class SeedableStore implements Store {
 
   /** Pushes an artifact (image-spec "artifacts": empty config, `artifactType`), optionally referring to a subject. */
   async pushArtifact(name: string, input: ArtifactInput): Promise<SeededManifest> {
+    checkTarget(name, input.tag);
     await this.seedBlob(name, '{}', EMPTY_DESCRIPTOR.mediaType);
     const blobs = input.blobs ?? [];
     const layers = blobs.length === 0
