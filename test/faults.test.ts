@@ -210,6 +210,7 @@ t.test("drop 'before-response': the client sees the connection close with no res
   t.strictSame(again.json, { name: 'faults/dropped', tags: ['v1'] });
   const [dropped] = registry.journal.filter({ route: 'tags' });
   t.equal(dropped?.fault, 'fault-1', 'the journal marks the dropped request');
+  t.equal(dropped?.status, 0, 'status 0: no status was sent');
   t.equal(dropped?.completed, false, 'as not completed');
   t.equal(dropped?.bytesOut, 0, 'nothing was sent');
 });
