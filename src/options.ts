@@ -175,6 +175,11 @@ export function resolveOptions(options: RegistryOptions = {}): ResolvedOptions {
   if (resolved.warnings.some((w) => /["\\\r\n]/.test(w)) || Buffer.byteLength(resolved.warnings.join('')) > 4096) {
     throw new TypeError('option warnings must be texts without quotes, backslashes or line breaks, at most 4096 bytes in all');
   }
+  if (resolved.auth !== undefined) {
+    const { basic, token } = resolved.auth;
+    if (basic && token) throw new TypeError('option auth takes basic or token, not both');
+    if (!basic && !token) throw new TypeError('option auth needs basic or token');
+  }
   if (resolved.rateLimit !== undefined) {
     positive('rateLimit.requests', resolved.rateLimit.requests);
     positive('rateLimit.perSeconds', resolved.rateLimit.perSeconds);

@@ -8,8 +8,6 @@ import type { StoreObserver } from './store/store.js';
 import { Journal } from './control/journal.js';
 import { RegistryEvents } from './control/events.js';
 import { Faults } from './control/faults.js';
-import { BlobRedirects } from './api/redirect.js';
-import { Authenticator } from './auth/authenticate.js';
 import { listen } from './server.js';
 
 /** A registry that is not listening: a request listener to mount in your own node:http server. */
@@ -103,10 +101,8 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     faults.clear();
     events.reset('the registry was reset');
   };
-  const redirects = resolved.blobRedirect ? new BlobRedirects(resolved.blobRedirect === true ? {} : resolved.blobRedirect) : undefined;
   const recording = resolved.journalLimit > 0 || onRequest !== undefined;
-  const auth = resolved.auth ? new Authenticator(resolved.auth) : undefined;
-  const handler = createPipeline(store, resolved, { journal, faults, reset, redirects, auth }, recording ? onRecord : undefined);
+  const handler = createPipeline(store, resolved, { journal, faults, reset }, recording ? onRecord : undefined);
   // Abandoned uploads expire; the timer never keeps the process alive.
   const sweep = setInterval(() => void store.expireUploads(resolved.uploadTimeoutMs), Math.min(resolved.uploadTimeoutMs, 60_000));
   sweep.unref();

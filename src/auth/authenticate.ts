@@ -4,6 +4,7 @@ import { RegistryError } from '../oci/errors.js';
 import type { Route } from '../http/route.js';
 import { allowedActions, covers, formatScope, requiredScope, type AccessRule, type Action, type Scope } from './scope.js';
 import { TokenSigner, type TokenClaims } from './token.js';
+import { NOBODY_CHECKS, type Principal } from './principal.js';
 
 /** The `auth` option: Basic, or the Docker bearer-token flow; off when absent. */
 export interface AuthOptions {
@@ -21,16 +22,7 @@ export interface AuthOptions {
   access?: AccessRule[];
 }
 
-/** Who a request is, and what it may do (used by mount to check pull on `from`). */
-export interface Principal {
-  user: string | undefined;
-  can(action: 'pull' | 'push' | 'delete', name: string): boolean;
-}
-
 export const REALM = 'oci-test-registry';
-
-/** Everyone may do everything: the registry without `auth`. */
-export const NOBODY_CHECKS: Principal = { user: undefined, can: () => true };
 
 function digestOf(value: string): Buffer {
   return createHash('sha256').update(value).digest();
@@ -51,8 +43,6 @@ export class Authenticator {
   readonly #dummy = digestOf('');
 
   constructor(options: AuthOptions) {
-    if (options.basic && options.token) throw new TypeError('option auth takes basic or token, not both');
-    if (!options.basic && !options.token) throw new TypeError('option auth needs basic or token');
     this.mode = options.basic ? 'basic' : 'token';
     const users = options.basic?.users ?? options.token?.users ?? {};
     this.#users = new Map(Object.entries(users).map(([user, password]) => [user, digestOf(password)]));

@@ -7,12 +7,10 @@ import type { Faults } from '../control/faults.js';
 import { checkRoute, notFound, parseRoute, type Route, type RouteKind } from './route.js';
 import { sendError, sendJson } from './reply.js';
 import { RequestRecorder, type RecordListener } from './record.js';
-import { applyFault, RateLimiter } from './faults.js';
+import { RateLimiter } from './rate-limit.js';
 import type { BlobRedirects } from '../api/redirect.js';
-import * as redirect from '../api/redirect.js';
-import * as control from '../api/control.js';
-import * as token from '../api/token.js';
-import { NOBODY_CHECKS, type Authenticator, type Principal } from '../auth/authenticate.js';
+import type { Authenticator } from '../auth/authenticate.js';
+import { NOBODY_CHECKS, type Principal } from '../auth/principal.js';
 import * as base from '../api/base.js';
 import * as blobs from '../api/blobs.js';
 import * as uploads from '../api/uploads.js';
@@ -48,6 +46,16 @@ export interface Controls {
 
 export type Handler = (ctx: RequestContext) => Promise<void>;
 
+/**
+ * A handler whose module is loaded on first use: the token, control and
+ * redirect routes serve options that are off by default, so start-up does
+ * not pay for them.
+ */
+function lazy<M>(load: () => Promise<M>, pick: (module: M) => Handler): Handler {
+  let handler: Promise<Handler> | undefined;
+  return async (ctx) => (await (handler ??= load().then(pick)))(ctx);
+}
+
 /** Which method each route answers (spec "Endpoints"); HEAD goes wherever GET does. */
 const HANDLERS: Record<RouteKind, Partial<Record<string, Handler>>> = {
   base: { GET: base.get },
@@ -57,9 +65,13 @@ const HANDLERS: Record<RouteKind, Partial<Record<string, Handler>>> = {
   blob: { GET: blobs.get, DELETE: blobs.remove },
   upload: { POST: uploads.start, PATCH: uploads.patch, PUT: uploads.finish, GET: uploads.status, DELETE: uploads.cancel },
   referrers: { GET: referrers.list },
-  redirect: { GET: redirect.get },
-  control: { GET: control.get, POST: control.post, DELETE: control.remove },
-  token: { GET: token.get, POST: token.post },
+  redirect: { GET: lazy(() => import('../api/redirect.js'), (m) => m.get) },
+  control: {
+    GET: lazy(() => import('../api/control.js'), (m) => m.get),
+    POST: lazy(() => import('../api/control.js'), (m) => m.post),
+    DELETE: lazy(() => import('../api/control.js'), (m) => m.remove),
+  },
+  token: { GET: lazy(() => import('../api/token.js'), (m) => m.get), POST: lazy(() => import('../api/token.js'), (m) => m.post) },
 };
 
 /** The API-version header every response carries (Docker Registry HTTP API V2 compatibility). */
@@ -78,7 +90,20 @@ export function createPipeline(store: Store, options: ResolvedOptions, controls:
   const limiter = options.rateLimit && new RateLimiter(options.rateLimit.requests, options.rateLimit.perSeconds);
   // spec "Warnings": warn-code 299, warn-agent "-", no date.
   const warnings = options.warnings.map((text) => `299 - "${text}"`);
-  const deps: Deps = { store, options, controls, limiter, warnings };
+  // Auth and blob redirects are built on the first request, loading their modules only when their option is on.
+  let optional: Promise<void> | undefined;
+  const loadOptional = async () => {
+    if (options.auth) {
+      const { Authenticator } = await import('../auth/authenticate.js');
+      controls.auth = new Authenticator(options.auth);
+    }
+    if (options.blobRedirect) {
+      const { BlobRedirects } = await import('../api/redirect.js');
+      controls.redirects = new BlobRedirects(options.blobRedirect === true ? {} : options.blobRedirect);
+    }
+  };
+  const ready = options.auth || options.blobRedirect ? () => (optional ??= loadOptional()) : undefined;
+  const deps: Deps = { store, options, controls, limiter, warnings, ready };
   return (req, res) => {
     const recorder = onRecord ? new RequestRecorder(req, res, onRecord) : undefined;
     handle(req, res, deps, recorder).catch((error: unknown) => {
@@ -104,11 +129,14 @@ interface Deps {
   controls: Controls;
   limiter: RateLimiter | undefined;
   warnings: string[];
+  /** Resolves once the optional machinery (auth, redirects) is built; undefined when none is on. */
+  ready: (() => Promise<void>) | undefined;
 }
 
 /** route → auth → rate limit → faults → handler; the control endpoint is never limited or faulted. */
 async function handle(req: IncomingMessage, res: ServerResponse, deps: Deps, recorder?: RequestRecorder): Promise<void> {
   const { store, options, controls } = deps;
+  if (deps.ready) await deps.ready();
   res.setHeader(API_VERSION[0], API_VERSION[1]);
   if (deps.warnings.length > 0) res.setHeader('Warning', deps.warnings);
   const route = parseRoute(req.url ?? '/');
@@ -126,6 +154,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: Deps, rec
     }
     const fault = controls.faults.pick({ method: req.method ?? '', route: route.kind, name: route.name, reference: route.reference });
     if (fault) {
+      const { applyFault } = await import('./faults.js');
       const outcome = await applyFault(fault.rule.action, res, route.kind, fault.id);
       if (recorder) {
         recorder.fault = fault.id;
