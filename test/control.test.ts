@@ -52,7 +52,7 @@ t.test('GET health: 200 with the storage usage', async (t) => {
   t.equal(head.body.length, 0, 'HEAD: no body');
 });
 
-t.test('GET journal: every request, filtered by method, route, name, reference, status and code', async (t) => {
+t.test('GET journal: every request, filtered by method, route, name, reference, status, code and digest (as journal.filter)', async (t) => {
   const registry = await startFor(t, { control: true });
   const { url } = registry;
   const image = await pushImage(url, 'control/app', 'v1', { layers: ['one layer'] });
@@ -89,6 +89,7 @@ t.test('GET journal: every request, filtered by method, route, name, reference, 
     { query: 'reference=v2', want: ['GET /v2/control/app/manifests/v2'] },
     { query: 'status=404', want: ['GET /v2/control/app/manifests/v2', 'GET /v2/control/other/tags/list'] },
     { query: 'code=NAME_UNKNOWN', want: ['GET /v2/control/other/tags/list'] },
+    { query: `digest=${image.digest}`, want: ['PUT /v2/control/app/manifests/v1', 'GET /v2/control/app/manifests/v1'] },
     { query: 'method=GET&route=manifest&status=200', want: ['GET /v2/control/app/manifests/v1'] },
     { query: 'name=nobody', want: [] },
   ];
