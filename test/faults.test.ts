@@ -6,7 +6,7 @@
 import t from 'tap';
 import { mock } from 'node:test';
 import { request, type IncomingHttpHeaders } from 'node:http';
-import { send, sendRaw, sha256, startFor } from './helpers/http.js';
+import { send, sha256, startFor } from './helpers/http.js';
 import { pushBlob, pushImage } from './helpers/push.js';
 import { ERROR_CODES } from '../src/index.js';
 
@@ -157,10 +157,11 @@ t.test('status action: code, message and headers as given; else the code that fi
 t.test('status action: a 204 is sent without Content-Length, and a 1xx (not a final answer) is refused', async (t) => {
   const registry = await startFor(t);
   registry.faults.add({ action: { status: 204 } });
-  const raw = await sendRaw(registry.port, 'GET /v2/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
-  t.match(raw, /^HTTP\/1.1 204 /, '204 answered');
+  const reply = await send(registry.url, 'GET', '/v2/');
+  t.equal(reply.status, 204);
+  t.equal(reply.body.length, 0);
   // RFC 9110 §8.6: a server MUST NOT send Content-Length in a 204 (reply.ts sendEmpty follows it).
-  t.notMatch(raw, /\r\ncontent-length:/i, 'no Content-Length on a 204');
+  t.equal(reply.headers['content-length'], undefined, 'no Content-Length on a 204');
   // An informational status is not an answer: the client would go on waiting for the real one.
   for (const status of [100, 101, 199]) {
     t.throws(() => registry.faults.add({ action: { status } }), { name: 'TypeError', message: /action.status/ }, `status ${status} is refused`);
