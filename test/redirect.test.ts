@@ -243,3 +243,16 @@ t.test("fault rules reach the signed URL as route 'redirect'", async (t) => {
   t.equal(fault.hits, 1);
   t.ok((await send(registry.url, 'GET', path)).body.equals(BYTES), 'the retry succeeds');
 });
+
+t.test('omitDigestHeader leaves Docker-Content-Digest out of the 307 and of the signed URL', async (t) => {
+  const registry = await startFor(t, { blobRedirect: true, omitDigestHeader: true });
+  await pushBlob(registry.url, 'redirect/app', BYTES);
+  const reply = await send(registry.url, 'GET', `/v2/redirect/app/blobs/${DIGEST}`);
+  t.equal(reply.status, 307);
+  t.equal(reply.headers['docker-content-digest'], undefined);
+  const signed = new URL(String(reply.headers.location));
+  const blob = await send(registry.url, 'GET', signed.pathname + signed.search);
+  t.equal(blob.status, 200);
+  t.equal(blob.headers['docker-content-digest'], undefined);
+  t.ok(blob.body.equals(BYTES));
+});
