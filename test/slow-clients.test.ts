@@ -381,3 +381,27 @@ t.test('a reader that stops reading a large blob is cut at idleTimeoutMs; others
   t.ok(performance.now() - started >= 250, 'not before idleTimeoutMs');
   await stillServing(t, registry);
 });
+
+t.test('stalled uploads that declare a huge Content-Length hold memory for the bytes they sent, not for what they declared', async (t) => {
+  // A slowloris variant: declare 100 MB, send 1000 bytes, stall. The quota counts 1000 bytes per
+  // request; the memory the registry sets aside must be of that order too, or 100 such clients
+  // reserve gigabytes that maxStorageBytes never sees.
+  const registry = await registryFor(t, { idleTimeoutMs: 30_000 });
+  const sessions = await Promise.all(Array.from({ length: 50 }, () => openSession(registry, 'slow/declared')));
+  const before = process.memoryUsage().arrayBuffers;
+  const clients = Array.from({ length: 100 }, (_, i) => {
+    const client = raw(t, registry);
+    const body = 'x'.repeat(1000);
+    client.socket.write(i < 50
+      ? `PATCH ${sessions[i]!.location} HTTP/1.1\r\nHost: r\r\nContent-Range: 0-99999999\r\nContent-Length: 100000000\r\n\r\n${body}`
+      : `POST /v2/slow/declared/blobs/uploads/?digest=sha256:${'a'.repeat(64)} HTTP/1.1\r\nHost: r\r\nContent-Length: 100000000\r\n\r\n${body}`);
+    return client;
+  });
+  await until('every stalled request to have delivered its 1000 bytes', async () => (await registry.store.usage()).uploadBytes === 100 * 1000);
+  const reserved = process.memoryUsage().arrayBuffers - before;
+  t.match(await registry.store.usage(), { uploads: 100, uploadBytes: 100_000 }, 'the quota counts what was sent');
+  t.ok(reserved < 32 * 1024 * 1024, `buffers set aside for 100 KB received: ${Math.round(reserved / 1024 / 1024)} MiB (SegmentWriter sizes a segment from the declared length, up to 8 MiB each)`);
+  for (const client of clients) client.socket.destroy();
+  await until('the stalled requests to be rolled back', async () => (await registry.store.usage()).uploads === 50);
+  t.match(await registry.store.usage(), { uploads: 50, uploadBytes: 0 }, 'everything freed once they are gone');
+});
