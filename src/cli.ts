@@ -56,7 +56,7 @@ const OPTION_FLAGS: { readonly [K in OptionKey]: OptionFlag } = {
   port: { kind: 'port', help: 'port to listen on; 0 picks a free one', defaultText: `$PORT, else ${DEFAULT_PORT}` },
   profile: { kind: 'choice', choices: Object.keys(PROFILES), help: `mimic a real registry (${Object.entries(PROFILES).map(([name, p]) => `${name}: ${p.description}`).join('; ')}); other flags override it` },
   deletes: { kind: 'switch', help: 'allow DELETE of manifests, tags and blobs (off: 405 UNSUPPORTED)' },
-  tagDeletes: { kind: 'switch', help: 'allow DELETE of a tag (off: 405, while DELETE by digest works)' },
+  tagDeletes: { kind: 'choice', choices: ['true', 'false', 'digest-invalid'], help: 'DELETE of a tag: true; false: 405 UNSUPPORTED; digest-invalid: 400 DIGEST_INVALID as distribution 2.8 answers' },
   referrers: { kind: 'switch', help: 'serve the referrers API (off: 404, so clients use the tag schema)' },
   mount: { kind: 'switch', help: 'honour cross-repository blob mounts (off: a mount opens an upload)' },
   mountWithoutFrom: { kind: 'switch', help: 'a mount without from= finds the blob in any repository' },
@@ -219,10 +219,15 @@ function parseValue(flag: OptionFlag, name: string, text: string): unknown {
 }
 
 /** The JSON text of a flag value: the value itself, or the contents of the file it names with a leading `@`. */
+/**
+ * A JSON flag value: inline JSON (starting with `{` or `[`), or a file named
+ * as `@FILE` or as a plain path (`--faults faults.json`).
+ */
 function readJsonArgument(name: string, text: string): string {
-  if (!text.startsWith('@')) return text;
+  const trimmed = text.trimStart();
+  if (trimmed.startsWith('{') || trimmed.startsWith('[')) return text;
   try {
-    return readFileSync(text.slice(1), 'utf8');
+    return readFileSync(text.startsWith('@') ? text.slice(1) : text, 'utf8');
   } catch (error) {
     throw new UsageError(`cannot read --${name} ${text}: ${(error as Error).message}`);
   }

@@ -72,8 +72,12 @@ export interface RegistryOptions {
   tagsPagination?: 'spec' | 'ignore-n' | 'no-link';
   /** Sent as `Warning: 299 - "<text>"` on every response (spec "Warnings"; at most 4096 bytes in all). */
   warnings?: string[];
-  /** `false`: DELETE of a tag answers 405 UNSUPPORTED while DELETE by digest works. Default `true`. */
-  tagDeletes?: boolean;
+  /**
+   * DELETE of a tag: `true` deletes it; `false` answers 405 UNSUPPORTED and
+   * `'digest-invalid'` 400 DIGEST_INVALID (as distribution 2.8 does), while
+   * DELETE by digest works. Default `true`.
+   */
+  tagDeletes?: boolean | 'digest-invalid';
   /**
    * Blob GET/HEAD answer 307 to a signed, expiring URL outside /v2/ that
    * refuses an Authorization header (400), as object-store-backed registries
@@ -179,6 +183,12 @@ export function resolveOptions(options: RegistryOptions = {}): ResolvedOptions {
     const { basic, token } = resolved.auth;
     if (basic && token) throw new TypeError('option auth takes basic or token, not both');
     if (!basic && !token) throw new TypeError('option auth needs basic or token');
+    const users = basic ? basic.users : (token!.users ?? {});
+    if (typeof users !== 'object' || users === null || Object.values(users).some((p) => typeof p !== 'string')) {
+      throw new TypeError('option auth.basic.users / auth.token.users must map user names to password strings');
+    }
+    if (token?.anonymous !== undefined && token.anonymous !== 'pull' && token.anonymous !== false) throw new TypeError("option auth.token.anonymous must be 'pull' or false");
+    positive('auth.token.expiresInSeconds', token?.expiresInSeconds);
   }
   if (resolved.rateLimit !== undefined) {
     positive('rateLimit.requests', resolved.rateLimit.requests);

@@ -53,7 +53,8 @@ async function pushImage(url: string, authorization: string, name: string, tag: 
 }
 
 function denied(user: string, actions: string, what: string, scope: string): unknown {
-  return { errors: [{ code: 'DENIED', message: `user ${user} may not ${actions} ${what}`, detail: { scope } }] };
+  const doing = what === 'the catalog' ? 'list the catalog' : `${actions} ${what}`;
+  return { errors: [{ code: 'DENIED', message: `user ${user} may not ${doing}`, detail: { scope } }] };
 }
 
 /** An exact 403 DENIED: no challenge (the credentials are right; the right is missing). */

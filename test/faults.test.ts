@@ -476,7 +476,7 @@ t.test('a bad rule is refused with a TypeError that says what is wrong', async (
     { rule: {}, message: /a fault rule needs an action/ },
     { rule: { action: {} }, message: /exactly one of status, rateLimit, delayMs, drop, truncate/ },
     { rule: { action: { status: 503, delayMs: 5 } }, message: /exactly one of/ },
-    { rule: { action: { status: 99 } }, message: /action.status must be an HTTP status from 100 to 599/ },
+    { rule: { action: { status: 99 } }, message: /action.status must be an HTTP status from 200 to 599/ },
     { rule: { action: { status: 503.5 } }, message: /action.status/ },
     { rule: { action: { rateLimit: {} } }, message: /retryAfterSeconds must be a non-negative number/ },
     { rule: { action: { delayMs: -1 } }, message: /action.delayMs must be a non-negative number/ },

@@ -1,4 +1,4 @@
-import { RegistryError, unsupported } from '../oci/errors.js';
+import { unsupported, type RegistryError } from '../oci/errors.js';
 import { notFound } from '../http/route.js';
 import { readBody } from '../http/body.js';
 import { sendEmpty, sendJson } from '../http/reply.js';
@@ -26,7 +26,7 @@ function badRequest(message: string): RegistryError {
   return unsupported(message, 400);
 }
 
-/** GET health | journal[?method=&route=&name=&reference=&status=&code=] | faults */
+/** GET health | journal[?method=&route=&name=&reference=&status=&code=&digest=] | faults */
 export async function get({ res, route, store, controls, head }: RequestContext): Promise<void> {
   switch (route.reference) {
     case 'health':
@@ -40,6 +40,7 @@ export async function get({ res, route, store, controls, head }: RequestContext)
       if (q.has('name')) query.name = q.get('name')!;
       if (q.has('reference')) query.reference = q.get('reference')!;
       if (q.has('code')) query.code = q.get('code')!;
+      if (q.has('digest')) query.digest = q.get('digest')!;
       if (q.has('status')) {
         const status = Number(q.get('status'));
         if (!Number.isInteger(status)) throw badRequest('status must be an integer');
@@ -90,7 +91,7 @@ export async function remove({ res, route, controls }: RequestContext): Promise<
   }
   if (path.startsWith('faults/')) {
     const handle = controls.faults.list().find((f) => f.id === path.slice('faults/'.length));
-    if (!handle) throw new RegistryError('NAME_UNKNOWN', `no fault rule ${path.slice('faults/'.length)}`, { status: 404 });
+    if (!handle) throw unsupported(`no fault rule ${path.slice('faults/'.length)}`, 404);
     handle.remove();
     sendEmpty(res, 204);
     return;

@@ -68,7 +68,10 @@ export async function remove({ res, route, store, options }: RequestContext): Pr
   const name = route.name!;
   const reference = parseReference(route.reference!);
   checkDeletes(options, reference.kind === 'tag' ? 'tag' : 'manifest');
-  // Quirk tagDeletes: false — spec "Deleting tags": tag deletion disabled MUST answer 400 or 405.
+  // Quirk tagDeletes — spec "Deleting tags": tag deletion disabled MUST answer 400 or 405.
+  if (reference.kind === 'tag' && options.tagDeletes === 'digest-invalid') {
+    throw digestInvalid('deleting a tag is not supported on this registry: delete the manifest by digest', { reference: reference.tag });
+  }
   if (reference.kind === 'tag' && !options.tagDeletes) {
     throw unsupported('deleting a tag is not supported on this registry: delete the manifest by digest', 405, { Allow: 'GET, HEAD, PUT' });
   }

@@ -123,6 +123,14 @@ function requiredDigest(query: URLSearchParams): ParsedDigest {
   return parseDigest(digest);
 }
 
+/** A repository that holds the blob and that the client may pull from, for a mount without `from`. */
+async function pullableSource({ store, principal }: RequestContext, digest: string): Promise<string | undefined> {
+  for (const repository of await store.listRepositories()) {
+    if (principal.can('pull', repository) && (await store.blob(repository, digest))) return repository;
+  }
+  return undefined;
+}
+
 /**
  * end-4a/4b/4c/11 `POST /v2/<name>/blobs/uploads/`: opens a session (202),
  * takes a whole blob with `?digest=` (201), or mounts one with `?mount=` (201,
@@ -137,10 +145,13 @@ export async function start(ctx: RequestContext): Promise<void> {
     const fromParam = route.query.get('from');
     const from = fromParam === null ? undefined : checkName(fromParam);
     // spec "Mounting a blob": `from` MAY be optional; a registry unable to mount SHOULD answer 202.
-    // Mount needs pull on `from` as well as push here (checked already); without it, a normal upload (spec: 202).
-    const mayPull = from === undefined || ctx.principal.can('pull', from);
+    // Mount needs pull on the source as well as push here (checked already);
+    // without it, a normal upload (spec: 202). Without `from`, under auth, the
+    // source must be a repository this client may pull.
+    const source = from ?? (ctx.controls.auth && options.mountWithoutFrom ? await pullableSource(ctx, digest) : undefined);
+    const mayPull = source === undefined ? !ctx.controls.auth : ctx.principal.can('pull', source);
     if (options.mount && mayPull && (from !== undefined || options.mountWithoutFrom)) {
-      const blob = await store.mountBlob(name, digest, from);
+      const blob = await store.mountBlob(name, digest, source);
       if (blob) return created(ctx, blob.digest);
     }
   }

@@ -97,7 +97,8 @@ export class Authenticator {
     }
     const principal: Principal = { user, can: (action, name) => covers(allowedActions({ type: 'repository', name, actions: [action] }, user, this.#access, []), [action]) };
     if (scope && !covers(allowedActions(scope, user, this.#access, []), scope.actions)) {
-      throw new RegistryError('DENIED', `user ${user} may not ${scope.actions.join(',')} ${scope.type === 'registry' ? 'the catalog' : scope.name}`, {
+      const what = scope.type === 'registry' ? 'list the catalog' : `${scope.actions.join(',')} ${scope.name}`;
+      throw new RegistryError('DENIED', `user ${user} may not ${what}`, {
         detail: { scope: formatScope(scope) },
       });
     }
@@ -117,13 +118,14 @@ export class Authenticator {
     const header = req.headers.authorization;
     const match = header === undefined ? null : /^Bearer +([A-Za-z0-9._~+/=-]+) *$/i.exec(header);
     // The control endpoint also takes Basic credentials, so a test can steer a token-mode registry with a password.
+    let why = header === undefined ? 'authentication required: get a token from the realm' : 'malformed Authorization header: expected a Bearer token';
     if (route.kind === 'control' && header !== undefined && !match) {
       const credentials = Authenticator.basicCredentials(header);
       const user = typeof credentials === 'object' ? this.login(credentials.user, credentials.password) : undefined;
       if (user) return { user, can: () => true };
+      if (typeof credentials === 'object') why = 'invalid username or password';
     }
     if (!match) {
-      const why = header === undefined ? 'authentication required: get a token from the realm' : 'malformed Authorization header: expected a Bearer token';
       throw new RegistryError('UNAUTHORIZED', why, { headers: { 'WWW-Authenticate': this.challenge(req, scope) } });
     }
     const verified = this.signer.verify(match[1]!);
@@ -132,6 +134,12 @@ export class Authenticator {
       throw new RegistryError('UNAUTHORIZED', why, { headers: { 'WWW-Authenticate': this.challenge(req, scope, 'invalid_token') } });
     }
     const { claims } = verified;
+    // The control endpoint steers the whole registry: an anonymous token is not enough.
+    if (route.kind === 'control' && !claims.sub) {
+      throw new RegistryError('UNAUTHORIZED', 'the control endpoint needs a token issued to a user, not an anonymous one', {
+        headers: { 'WWW-Authenticate': this.challenge(req, scope) },
+      });
+    }
     const principal: Principal = { user: claims.sub || undefined, can: (action, name) => tokenCovers(claims, { type: 'repository', name, actions: [action] }) };
     if (scope && !tokenCovers(claims, scope)) {
       throw new RegistryError('UNAUTHORIZED', `the token does not grant ${formatScope(scope)}`, {

@@ -80,7 +80,8 @@ export function allowedActions(scope: Scope, user: string | undefined, rules: Ac
   if (user === undefined) return scope.type === 'repository' ? anonymousActions : [];
   if (!rules) return scope.type === 'registry' ? ['*'] : ['pull', 'push', 'delete'];
   if (scope.type === 'registry') return rules.some((r) => r.user === user && [r.repositories].flat().includes('*')) ? ['*'] : [];
-  const granted = new Set<Action>();
+  // Logging in never takes away what anonymous users may do.
+  const granted = new Set<Action>(anonymousActions);
   for (const rule of rules) {
     if (rule.user !== user) continue;
     if ([rule.repositories].flat().some((pattern) => repositoryMatches(pattern, scope.name))) rule.actions.forEach((a) => granted.add(a));

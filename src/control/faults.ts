@@ -99,8 +99,9 @@ export function checkRule(input: unknown): FaultRule {
   const kinds = ACTIONS.filter((k) => k in action);
   if (kinds.length !== 1) throw new TypeError(`a fault action has exactly one of ${ACTIONS.join(', ')}; got ${JSON.stringify(Object.keys(action))}`);
   const nonNegative = (v: unknown) => typeof v === 'number' && v >= 0 && !Number.isNaN(v);
-  if ('status' in action && !(Number.isInteger(action.status) && (action.status as number) >= 100 && (action.status as number) <= 599)) {
-    throw new TypeError('action.status must be an HTTP status from 100 to 599');
+  // 1xx is not a final answer: a client would wait for one that never comes.
+  if ('status' in action && !(Number.isInteger(action.status) && (action.status as number) >= 200 && (action.status as number) <= 599)) {
+    throw new TypeError('action.status must be an HTTP status from 200 to 599');
   }
   if ('rateLimit' in action && !nonNegative((action.rateLimit as { retryAfterSeconds?: unknown })?.retryAfterSeconds)) {
     throw new TypeError('action.rateLimit.retryAfterSeconds must be a non-negative number');

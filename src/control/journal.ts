@@ -32,7 +32,8 @@ function redact(headers: IncomingHttpHeaders | OutgoingHttpHeaders): Record<stri
     if (value === undefined) continue;
     const name = key.toLowerCase();
     if (SECRET_HEADERS.has(name)) {
-      const scheme = typeof value === 'string' ? /^(\S+)\s/.exec(value)?.[1] : undefined;
+      // Only a known scheme is kept: any other first word may be part of the secret.
+      const scheme = typeof value === 'string' ? /^(Basic|Bearer|Digest|Negotiate)\s/i.exec(value)?.[1] : undefined;
       out[name] = scheme ? `${scheme} [redacted]` : '[redacted]';
     } else out[name] = Array.isArray(value) ? value.map(String) : String(value);
   }

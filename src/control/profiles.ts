@@ -17,11 +17,13 @@ export type ProfileName = 'distribution' | 'ghcr';
 export const PROFILES: Readonly<Record<ProfileName, Profile>> = Object.freeze({
   distribution: {
     description: 'distribution/distribution 2.8 (the registry:2 image)',
-    options: { referrers: false, tagDeletes: false, mountWithoutFrom: false },
+    options: { referrers: false, tagDeletes: 'digest-invalid', mountWithoutFrom: false, singlePostUpload: false, tagsPagination: 'ignore-n' },
     sources: {
       referrers: 'no referrers API, 404: https://github.com/oras-project/rust-oci-client/pull/259',
-      tagDeletes: 'DELETE by tag answers UNSUPPORTED: https://github.com/distribution/distribution/pull/3174',
-      mountWithoutFrom: 'a mount without from opens an upload (202); seen against Debian docker-registry 2.8.2',
+      tagDeletes: 'DELETE by tag answers 400 DIGEST_INVALID (fixed to UNSUPPORTED only after 2.8): https://github.com/distribution/distribution/issues/3234',
+      mountWithoutFrom: 'a mount without from opens an upload (202): seen against Debian docker-registry 2.8.2',
+      singlePostUpload: 'POST ?digest= with the blob answers 202 and stores nothing: seen against Debian docker-registry 2.8.2',
+      tagsPagination: 'tags/list ignores n and last and sends no Link: seen against Debian docker-registry 2.8.2',
     },
   },
   ghcr: {

@@ -3,7 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { ERROR_CODES, type ErrorCode } from '../oci/errors.js';
 import type { FaultAction } from '../control/faults.js';
 import type { RouteKind } from './route.js';
-import { sendJson } from './reply.js';
+import { sendEmpty, sendJson } from './reply.js';
 
 /** The spec code a 4xx of this status most likely carries on this route, for a fault that names none. */
 function codeFor(status: number, route: RouteKind | undefined): ErrorCode | 'UNKNOWN' {
@@ -53,10 +53,9 @@ function cutAfter(res: ServerResponse, limit: (contentLength: number) => number)
   }) as ServerResponse['end'];
 }
 
-/** What a fault did: whether it answered the request itself, and with which error code. */
+/** What a fault did: whether it answered the request itself. */
 export interface FaultOutcome {
   answered: boolean;
-  code?: ErrorCode | 'UNKNOWN';
 }
 
 /**
@@ -84,10 +83,22 @@ export async function applyFault(action: FaultAction, res: ServerResponse, route
   if ('rateLimit' in action) {
     const seconds = Math.ceil(action.rateLimit.retryAfterSeconds);
     sendJson(res, 429, { errors: [{ code: 'TOOMANYREQUESTS', message: `too many requests (injected by ${id}): retry after ${seconds} s` }] }, { 'Retry-After': String(seconds) });
-    return { answered: true, code: 'TOOMANYREQUESTS' };
+    return { answered: true };
   }
-  const code = action.code ?? codeFor(action.status, route);
+  const code = faultCode(action, route)!;
+  // 204 and 304 carry no body and no Content-Length (RFC 9110 §8.6, §15.4.5).
+  if (action.status === 204 || action.status === 304) {
+    sendEmpty(res, action.status, action.headers ?? {});
+    return { answered: true };
+  }
   const message = action.message ?? (code === 'UNKNOWN' ? `injected fault ${id}` : `${ERROR_CODES[code].message} (injected fault ${id})`);
   sendJson(res, action.status, { errors: [{ code, message }] }, action.headers ?? {});
-  return { answered: true, code };
+  return { answered: true };
+}
+
+/** The error code a fault answers with (undefined for actions that do not answer, and for 204/304). */
+export function faultCode(action: FaultAction, route: RouteKind | undefined): ErrorCode | 'UNKNOWN' | undefined {
+  if ('rateLimit' in action) return 'TOOMANYREQUESTS';
+  if (!('status' in action) || action.status === 204 || action.status === 304) return undefined;
+  return action.code ?? codeFor(action.status, route);
 }

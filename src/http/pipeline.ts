@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RegistryError, unsupported } from '../oci/errors.js';
 import type { ResolvedOptions } from '../options.js';
-import type { Store } from '../store/store.js';
+import type { SeedableStore } from '../store/seeding.js';
 import type { Journal } from '../control/journal.js';
 import type { Faults } from '../control/faults.js';
 import { checkRoute, notFound, parseRoute, type Route, type RouteKind } from './route.js';
@@ -26,7 +26,7 @@ export interface RequestContext {
   route: Route;
   /** HEAD is served by the GET handler with `head` set: same headers, no body. */
   head: boolean;
-  store: Store;
+  store: SeedableStore;
   options: ResolvedOptions;
   controls: Controls;
   /** Who sent the request and what they may do (everything, without `auth`). */
@@ -86,7 +86,7 @@ export interface Pipeline {
  * written here and only here; anything else is a bug, answered 500 `UNKNOWN`
  * and reported through `onError`, and never takes the server down.
  */
-export function createPipeline(store: Store, options: ResolvedOptions, controls: Controls, onRecord?: RecordListener): Pipeline {
+export function createPipeline(store: SeedableStore, options: ResolvedOptions, controls: Controls, onRecord?: RecordListener): Pipeline {
   const limiter = options.rateLimit && new RateLimiter(options.rateLimit.requests, options.rateLimit.perSeconds);
   // spec "Warnings": warn-code 299, warn-agent "-", no date.
   const warnings = options.warnings.map((text) => `299 - "${text}"`);
@@ -124,7 +124,7 @@ function allowedMethods(route: Route): string[] {
 }
 
 interface Deps {
-  store: Store;
+  store: SeedableStore;
   options: ResolvedOptions;
   controls: Controls;
   limiter: RateLimiter | undefined;
@@ -154,13 +154,13 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: Deps, rec
     }
     const fault = controls.faults.pick({ method: req.method ?? '', route: route.kind, name: route.name, reference: route.reference });
     if (fault) {
-      const { applyFault } = await import('./faults.js');
-      const outcome = await applyFault(fault.rule.action, res, route.kind, fault.id);
+      const { applyFault, faultCode } = await import('./faults.js');
+      // Marked before the fault writes anything: the record is taken when the response closes.
       if (recorder) {
         recorder.fault = fault.id;
-        recorder.code = outcome.code;
+        recorder.code = faultCode(fault.rule.action, route.kind);
       }
-      if (outcome.answered) return;
+      if ((await applyFault(fault.rule.action, res, route.kind, fault.id)).answered) return;
     }
   }
   const head = req.method === 'HEAD';
