@@ -154,6 +154,15 @@ export function resolveOptions(options: RegistryOptions = {}): ResolvedOptions {
   }
   const profile = given.profile === undefined ? {} : PROFILES[given.profile].options;
   const resolved: ResolvedOptions = { ...DEFAULT_OPTIONS, ...profile, ...given };
+  // A reporter that throws must never take a request or the process down with it.
+  const report = resolved.onError;
+  resolved.onError = (error) => {
+    try {
+      report(error);
+    } catch {
+      // nothing more can be done with it
+    }
+  };
   positive('maxManifestBytes', resolved.maxManifestBytes);
   positive('maxStorageBytes', resolved.maxStorageBytes, true);
   positive('uploadTimeoutMs', resolved.uploadTimeoutMs);
@@ -178,6 +187,10 @@ export function resolveOptions(options: RegistryOptions = {}): ResolvedOptions {
   // spec "Warnings": no more than 4096 bytes of warning data, and a quoted-string cannot hold '"' or CR/LF.
   if (resolved.warnings.some((w) => /["\\\r\n]/.test(w)) || Buffer.byteLength(resolved.warnings.join('')) > 4096) {
     throw new TypeError('option warnings must be texts without quotes, backslashes or line breaks, at most 4096 bytes in all');
+  }
+  const redirectHost = typeof resolved.blobRedirect === 'object' ? resolved.blobRedirect.host : undefined;
+  if (redirectHost !== undefined && !/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(redirectHost)) {
+    throw new TypeError(`option blobRedirect.host must be a host name or address with an optional port, got ${JSON.stringify(redirectHost)}`);
   }
   if (resolved.auth !== undefined) {
     const { basic, token } = resolved.auth;

@@ -50,19 +50,12 @@ export interface RunningRegistry extends Omit<Registry, 'handler' | 'close'>, As
   close(): Promise<void>;
 }
 
-/** Sends store changes to the events, so that a listener's exception cannot undo or fail a push. */
-function observe(events: RegistryEvents, onError: (error: Error) => void): StoreObserver {
-  const emit = <K extends 'push' | 'delete' | 'upload'>(kind: K, event: Parameters<RegistryEvents['content']>[1]) => {
-    try {
-      events.content(kind, event as never);
-    } catch (error) {
-      onError(error as Error);
-    }
-  };
+/** Sends store changes to the events (each listener is isolated by RegistryEvents.emit). */
+function observe(events: RegistryEvents): StoreObserver {
   return {
-    push: (event) => emit('push', event),
-    delete: (event) => emit('delete', event),
-    upload: (event) => emit('upload', event),
+    push: (event) => events.content('push', event),
+    delete: (event) => events.content('delete', event),
+    upload: (event) => events.content('upload', event),
   };
 }
 
@@ -75,14 +68,11 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
   const resolved = resolveOptions(options);
   const journal = new Journal(resolved.journalLimit);
   const events = new RegistryEvents(journal, resolved.journalLimit, resolved.onError);
+  // A store of the user's own enforces its own limits; it gets the events all the same.
   const store =
     resolved.store ??
-    new MemoryStore({
-      maxStorageBytes: resolved.maxStorageBytes,
-      maxBlobBytes: resolved.maxBlobBytes,
-      maxUploads: resolved.maxUploads,
-      observer: observe(events, resolved.onError),
-    });
+    new MemoryStore({ maxStorageBytes: resolved.maxStorageBytes, maxBlobBytes: resolved.maxBlobBytes, maxUploads: resolved.maxUploads });
+  store.observe(observe(events));
   const { onRequest, onError } = resolved;
   const onRecord = (record: RequestRecord, req: IncomingMessage, res: ServerResponse) => {
     const entry = journal.record(record, req.headers, res.getHeaders());
@@ -104,7 +94,7 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
   const recording = resolved.journalLimit > 0 || onRequest !== undefined;
   const handler = createPipeline(store, resolved, { journal, faults, reset }, recording ? onRecord : undefined);
   // Abandoned uploads expire; the timer never keeps the process alive.
-  const sweep = setInterval(() => void store.expireUploads(resolved.uploadTimeoutMs), Math.min(resolved.uploadTimeoutMs, 60_000));
+  const sweep = setInterval(() => store.expireUploads(resolved.uploadTimeoutMs).catch(resolved.onError), Math.min(resolved.uploadTimeoutMs, 60_000));
   sweep.unref();
   const registry: Registry = {
     handler,

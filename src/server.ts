@@ -1,4 +1,4 @@
-import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ResolvedOptions } from './options.js';
 
@@ -49,7 +49,6 @@ function onClientError(error: NodeJS.ErrnoException, socket: Socket): void {
 }
 
 export interface Listening {
-  server: Server;
   port: number;
   /** Stops accepting, lets in-flight requests finish (up to `graceMs`), drops keep-alive sockets; resolves when the port is free. */
   close(graceMs: number): Promise<void>;
@@ -61,7 +60,12 @@ export function listen(handler: (req: IncomingMessage, res: ServerResponse) => v
   let closing = false;
   let idle: (() => void) | undefined;
 
-  const server = createServer((req, res) => {
+  // node:http checks header and request timeouts every connectionsCheckingInterval
+  // (30 s by default): check often enough that the configured timeouts hold.
+  const shortest = Math.min(options.headersTimeoutMs, options.requestTimeoutMs || Infinity);
+  const connectionsCheckingInterval = Math.max(100, Math.min(30_000, Math.floor(shortest / 4)));
+  // A missing Host is answered by the pipeline with an OCI error, not by node:http's bare 400.
+  const server = createServer({ connectionsCheckingInterval, requireHostHeader: false }, (req, res) => {
     // Once closing, answer what arrives but do not keep its connection.
     if (closing) res.shouldKeepAlive = false;
     inflight.add(res);
@@ -108,7 +112,7 @@ export function listen(handler: (req: IncomingMessage, res: ServerResponse) => v
       server.off('error', reject);
       const address = server.address();
       const port = typeof address === 'object' && address ? address.port : options.port;
-      resolve({ server, port, close });
+      resolve({ port, close });
     });
   });
 }

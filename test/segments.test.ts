@@ -207,7 +207,7 @@ t.test('finish() gives exact bytes and trims the last segment', async (t) => {
   }
 });
 
-t.test('segments: tiny writes coalesce; an announced length gets one exact segment; none exceeds 8 MiB', async (t) => {
+t.test('segments: tiny writes coalesce; an announced length caps, never enlarges, a segment; none exceeds 8 MiB', async (t) => {
   const tiny = new SegmentWriter();
   const one = Buffer.from([0x5a]);
   for (let i = 0; i < 200_000; i++) tiny.write(one);
@@ -221,9 +221,14 @@ t.test('segments: tiny writes coalesce; an announced length gets one exact segme
   const bytes = random.bytes(1_234_567);
   for (let offset = 0; offset < bytes.length; offset += 16 * KiB) exact.write(bytes.subarray(offset, offset + 16 * KiB));
   const exactSegments = exact.finish();
-  t.equal(exactSegments.length, 1, 'a chunk whose length was announced fills one segment');
-  t.equal(exactSegments[0]?.buffer.byteLength, 1_234_567, 'sized exactly, no waste');
+  t.equal(exactSegments.reduce((n, s) => n + s.buffer.byteLength, 0), 1_234_567, 'the announced length sizes the last segment: no waste');
   t.ok(concat(exactSegments).equals(bytes));
+
+  // A client that announces a gigabyte and sends one byte reserves one small segment, not 8 MiB.
+  const liar = new SegmentWriter();
+  liar.expect(1024 * MiB);
+  liar.write(one);
+  t.equal(liar.view()[0]?.buffer.byteLength, 64 * KiB, 'an announced length does not enlarge the first segment');
 
   const large = new SegmentWriter();
   const big = random.bytes(20 * MiB + 3);

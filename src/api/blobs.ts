@@ -1,6 +1,6 @@
 import { RegistryError, blobUnknown } from '../oci/errors.js';
 import { parseDigest } from '../oci/digest.js';
-import { sendEmpty, sendError, sendSegments } from '../http/reply.js';
+import { sendEmpty, sendSegments } from '../http/reply.js';
 import type { RequestContext } from '../http/pipeline.js';
 import type { StoredBlob } from '../store/store.js';
 import { checkDeletes } from './deletes.js';
@@ -50,13 +50,11 @@ export async function serveBlob({ req, res, head }: RequestContext, blob: Stored
   if (!options.digestHeader) delete headers['Docker-Content-Digest'];
   const range = parseRange(req.headers.range, blob.size);
   if (range === 'unsatisfiable') {
-    const error = new RegistryError('SIZE_INVALID', `range not satisfiable: the blob has ${blob.size} bytes`, {
+    throw new RegistryError('SIZE_INVALID', `range not satisfiable: the blob has ${blob.size} bytes`, {
       status: 416,
       detail: { size: blob.size, range: req.headers.range },
       headers: { 'Content-Range': `bytes */${blob.size}` },
     });
-    sendError(res, error, head);
-    return;
   }
   if (range) {
     headers['Content-Range'] = `bytes ${range.start}-${range.end - 1}/${blob.size}`;
@@ -68,14 +66,14 @@ export async function serveBlob({ req, res, head }: RequestContext, blob: Stored
 
 /** end-2 `GET`/`HEAD /v2/<name>/blobs/<digest>`; with `blobRedirect`, a 307 to a signed URL instead. */
 export async function get(ctx: RequestContext): Promise<void> {
-  const { route, store, options, controls, req, res } = ctx;
+  const { route, store, options, controls, authority, res } = ctx;
   const { digest } = parseDigest(route.reference!);
   // The read lock covers only this lookup; the segments are immutable, so
   // streaming them needs no lock and a concurrent delete cannot tear them.
   const blob = await store.blob(route.name!, digest);
   if (!blob) throw blobUnknown(digest);
   if (controls.redirects) {
-    const headers: Record<string, string> = { Location: controls.redirects.location(req, route.name!, digest) };
+    const headers: Record<string, string> = { Location: controls.redirects.location(authority, route.name!, digest) };
     if (!options.omitDigestHeader) headers['Docker-Content-Digest'] = digest;
     sendEmpty(res, 307, headers);
     return;

@@ -1,5 +1,4 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import { RegistryError, blobUnknown } from '../oci/errors.js';
 import { parseDigest } from '../oci/digest.js';
 import { checkName } from '../oci/reference.js';
@@ -31,10 +30,10 @@ export class BlobRedirects {
    * (127.0.0.1 ↔ localhost) unless a host was configured: clients see a
    * different host, as with a real object store, and must drop credentials.
    */
-  location(req: IncomingMessage, name: string, digest: string): string {
-    const requested = req.headers.host ?? `127.0.0.1:${req.socket.localPort}`;
-    const port = req.socket.localPort;
-    const host = this.host ?? (requested.startsWith('127.0.0.1') ? `localhost:${port}` : requested.startsWith('localhost') ? `127.0.0.1:${port}` : requested);
+  location(authority: string, name: string, digest: string): string {
+    // Only the host name changes; the port is the one the client used (it may be mapped).
+    const loopback = /^(127\.0\.0\.1|localhost)(:\d+)?$/.exec(authority);
+    const host = this.host ?? (loopback ? `${loopback[1] === 'localhost' ? '127.0.0.1' : 'localhost'}${loopback[2] ?? ''}` : authority);
     const expires = Math.floor(Date.now() / 1000) + this.ttlSeconds;
     const query = new URLSearchParams({ name, expires: String(expires), signature: this.#sign(name, digest, expires) });
     return `http://${host}${REDIRECT_PREFIX}${digest}?${query}`;

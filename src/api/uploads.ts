@@ -10,9 +10,19 @@ import type { UploadChunk } from '../store/upload.js';
 export const uploadLocation = (name: string, id: string): string => `/v2/${name}/blobs/uploads/${id}`;
 export const blobLocation = (name: string, digest: string): string => `/v2/${name}/blobs/${digest}`;
 
-/** Headers of a session's progress (spec end-5, end-13): `Location`, `Range: 0-<end>`, `Docker-Upload-UUID`. */
+/**
+ * Headers of a session's progress (spec end-5, end-13): `Location`,
+ * `Range: 0-<end-of-range>` (`0-0` before any byte, as distribution answers)
+ * and `Docker-Upload-UUID`.
+ */
 function progress(session: UploadSession): Record<string, string> {
-  return { Location: uploadLocation(session.name, session.id), ...session.progressHeaders() };
+  const size = session.size;
+  return { Location: uploadLocation(session.name, session.id), Range: `0-${size > 0 ? size - 1 : 0}`, 'Docker-Upload-UUID': session.id };
+}
+
+/** A refused chunk: 416 with the session's progress, so the client can resume from the right offset. */
+function refusedChunk(session: UploadSession, error: RegistryError): RegistryError {
+  return new RegistryError(error.code, error.message, { status: 416, detail: error.detail, headers: progress(session) });
 }
 
 function created(ctx: RequestContext, digest: string): void {
@@ -23,7 +33,7 @@ function created(ctx: RequestContext, digest: string): void {
 
 /** 416 for a chunk the `chunkMinBytes` / `chunkMaxBytes` quirks refuse; the session is unchanged. */
 function chunkRefused(session: UploadSession, why: string): RegistryError {
-  return new RegistryError('BLOB_UPLOAD_INVALID', why, { status: 416, headers: session.progressHeaders() });
+  return refusedChunk(session, new RegistryError('BLOB_UPLOAD_INVALID', why));
 }
 
 /** end-4c `?digest-algorithm=`: which hash the session computes as bytes arrive. */
@@ -66,17 +76,20 @@ async function receive({ req, options }: RequestContext, session: UploadSession,
   if (range) {
     expected = range.end - range.start + 1;
     if (range.end < range.start || (declared !== undefined && declared !== expected)) {
-      throw new RegistryError('BLOB_UPLOAD_INVALID', `Content-Range ${range.start}-${range.end} does not match Content-Length ${declared ?? '(none)'}`, {
-        status: 416,
+      throw refusedChunk(session, new RegistryError('BLOB_UPLOAD_INVALID', `Content-Range ${range.start}-${range.end} does not match Content-Length ${declared ?? '(none)'}`, {
         detail: { contentRange: req.headers['content-range'], contentLength: declared },
-        headers: session.progressHeaders(),
-      });
+      }));
     }
   }
   if (max !== undefined && expected !== undefined && expected > max) {
     throw chunkRefused(session, `the chunk has ${expected} bytes, more than this registry's limit of ${max} per request`);
   }
-  const chunk = session.chunk(range?.start, expected);
+  let chunk: UploadChunk;
+  try {
+    chunk = session.chunk(range?.start, expected);
+  } catch (error) {
+    throw error instanceof RegistryError && error.code === 'BLOB_UPLOAD_INVALID' ? refusedChunk(session, error) : error;
+  }
   try {
     const received = await streamBody(req, (bytes) => {
       if (max !== undefined && chunk.received + bytes.length > max) {
@@ -123,14 +136,6 @@ function requiredDigest(query: URLSearchParams): ParsedDigest {
   return parseDigest(digest);
 }
 
-/** A repository that holds the blob and that the client may pull from, for a mount without `from`. */
-async function pullableSource({ store, principal }: RequestContext, digest: string): Promise<string | undefined> {
-  for (const repository of await store.listRepositories()) {
-    if (principal.can('pull', repository) && (await store.blob(repository, digest))) return repository;
-  }
-  return undefined;
-}
-
 /**
  * end-4a/4b/4c/11 `POST /v2/<name>/blobs/uploads/`: opens a session (202),
  * takes a whole blob with `?digest=` (201), or mounts one with `?mount=` (201,
@@ -144,14 +149,13 @@ export async function start(ctx: RequestContext): Promise<void> {
     const { digest } = parseDigest(mount);
     const fromParam = route.query.get('from');
     const from = fromParam === null ? undefined : checkName(fromParam);
-    // spec "Mounting a blob": `from` MAY be optional; a registry unable to mount SHOULD answer 202.
-    // Mount needs pull on the source as well as push here (checked already);
-    // without it, a normal upload (spec: 202). Without `from`, under auth, the
-    // source must be a repository this client may pull.
-    const source = from ?? (ctx.controls.auth && options.mountWithoutFrom ? await pullableSource(ctx, digest) : undefined);
-    const mayPull = source === undefined ? !ctx.controls.auth : ctx.principal.can('pull', source);
-    if (options.mount && mayPull && (from !== undefined || options.mountWithoutFrom)) {
-      const blob = await store.mountBlob(name, digest, source);
+    // spec "Mounting a blob": `from` MAY be optional; a registry unable to
+    // mount SHOULD answer 202. A mount needs pull on its source as well as
+    // push here (checked already): under auth, a mount without `from` takes
+    // the blob only from a repository this client may pull.
+    if (options.mount && (from !== undefined || options.mountWithoutFrom)) {
+      const source = from === undefined && ctx.controls.auth ? (repository: string) => ctx.principal.can('pull', repository) : from;
+      const blob = typeof source === 'string' && !ctx.principal.can('pull', source) ? undefined : await store.mountBlob(name, digest, source);
       if (blob) return created(ctx, blob.digest);
     }
   }

@@ -81,11 +81,11 @@ export class Authenticator {
    * challenge the client needs) or 403. The signed redirect URL and the
    * token endpoint are open: they carry their own proof.
    */
-  check(req: IncomingMessage, route: Route): Principal {
+  check(req: IncomingMessage, route: Route, authority: string): Principal {
     if (route.kind === 'redirect' || route.kind === 'token') return NOBODY_CHECKS;
     const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
     const scope = requiredScope(route, method);
-    return this.mode === 'basic' ? this.#checkBasic(req, scope) : this.#checkBearer(req, route, scope);
+    return this.mode === 'basic' ? this.#checkBasic(req, scope) : this.#checkBearer(req, route, scope, authority);
   }
 
   #checkBasic(req: IncomingMessage, scope: Scope | undefined): Principal {
@@ -106,15 +106,14 @@ export class Authenticator {
   }
 
   /** The challenge of RFC 6750 / the Docker token spec for a request needing `scope`. */
-  challenge(req: IncomingMessage, scope: Scope | undefined, error?: 'invalid_token' | 'insufficient_scope'): string {
-    const host = req.headers.host ?? `127.0.0.1:${req.socket.localPort}`;
-    let value = `Bearer realm="http://${host}/token",service="${host}"`;
+  challenge(authority: string, scope: Scope | undefined, error?: 'invalid_token' | 'insufficient_scope'): string {
+    let value = `Bearer realm="http://${authority}/token",service="${authority}"`;
     if (scope) value += `,scope="${formatScope(scope)}"`;
     if (error) value += `,error="${error}"`;
     return value;
   }
 
-  #checkBearer(req: IncomingMessage, route: Route, scope: Scope | undefined): Principal {
+  #checkBearer(req: IncomingMessage, route: Route, scope: Scope | undefined, authority: string): Principal {
     const header = req.headers.authorization;
     const match = header === undefined ? null : /^Bearer +([A-Za-z0-9._~+/=-]+) *$/i.exec(header);
     // The control endpoint also takes Basic credentials, so a test can steer a token-mode registry with a password.
@@ -126,24 +125,24 @@ export class Authenticator {
       if (typeof credentials === 'object') why = 'invalid username or password';
     }
     if (!match) {
-      throw new RegistryError('UNAUTHORIZED', why, { headers: { 'WWW-Authenticate': this.challenge(req, scope) } });
+      throw new RegistryError('UNAUTHORIZED', why, { headers: { 'WWW-Authenticate': this.challenge(authority, scope) } });
     }
     const verified = this.signer.verify(match[1]!);
     if ('error' in verified || verified.claims.typ === 'refresh') {
       const why = 'error' in verified && verified.error === 'expired' ? 'the token has expired' : 'the token is not valid for this registry';
-      throw new RegistryError('UNAUTHORIZED', why, { headers: { 'WWW-Authenticate': this.challenge(req, scope, 'invalid_token') } });
+      throw new RegistryError('UNAUTHORIZED', why, { headers: { 'WWW-Authenticate': this.challenge(authority, scope, 'invalid_token') } });
     }
     const { claims } = verified;
     // The control endpoint steers the whole registry: an anonymous token is not enough.
     if (route.kind === 'control' && !claims.sub) {
       throw new RegistryError('UNAUTHORIZED', 'the control endpoint needs a token issued to a user, not an anonymous one', {
-        headers: { 'WWW-Authenticate': this.challenge(req, scope) },
+        headers: { 'WWW-Authenticate': this.challenge(authority, scope) },
       });
     }
     const principal: Principal = { user: claims.sub || undefined, can: (action, name) => tokenCovers(claims, { type: 'repository', name, actions: [action] }) };
     if (scope && !tokenCovers(claims, scope)) {
       throw new RegistryError('UNAUTHORIZED', `the token does not grant ${formatScope(scope)}`, {
-        headers: { 'WWW-Authenticate': this.challenge(req, scope, 'insufficient_scope') },
+        headers: { 'WWW-Authenticate': this.challenge(authority, scope, 'insufficient_scope') },
         detail: { scope: formatScope(scope) },
       });
     }

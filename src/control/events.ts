@@ -85,6 +85,8 @@ export class RegistryEvents extends EventEmitter<RegistryEventMap> {
 
   constructor(journal: Journal, limit: number, onError: (error: Error) => void) {
     super();
+    // Every pending waitFor is a listener; many at once is normal here, not a leak.
+    this.setMaxListeners(0);
     this.#journal = journal;
     this.#limit = limit;
     this.#onError = onError;
@@ -111,7 +113,8 @@ export class RegistryEvents extends EventEmitter<RegistryEventMap> {
   content<K extends 'push' | 'delete' | 'upload'>(kind: K, event: RegistryEventMap[K][0]): void {
     const history = this.#history[kind] as Content[];
     history.push(event);
-    if (history.length > this.#limit) history.splice(0, history.length - this.#limit);
+    // Trimmed in batches, so a full history is not shifted on every event.
+    if (history.length > this.#limit + Math.max(1, this.#limit >> 4)) history.splice(0, history.length - this.#limit);
     (this.emit as (name: string, event: Content) => boolean)(kind, event);
   }
 

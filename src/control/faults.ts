@@ -1,3 +1,4 @@
+import { validateHeaderName, validateHeaderValue } from 'node:http';
 import type { RouteKind } from '../http/route.js';
 import type { ErrorCode } from '../oci/errors.js';
 
@@ -103,6 +104,17 @@ export function checkRule(input: unknown): FaultRule {
   if ('status' in action && !(Number.isInteger(action.status) && (action.status as number) >= 200 && (action.status as number) <= 599)) {
     throw new TypeError('action.status must be an HTTP status from 200 to 599');
   }
+  if ('status' in action && action.headers !== undefined) {
+    if (typeof action.headers !== 'object' || action.headers === null) throw new TypeError('action.headers must be an object of header values');
+    for (const [key, value] of Object.entries(action.headers)) {
+      try {
+        validateHeaderName(key);
+        validateHeaderValue(key, value);
+      } catch (error) {
+        throw new TypeError(`action.headers.${key}: ${(error as Error).message}`);
+      }
+    }
+  }
   if ('rateLimit' in action && !nonNegative((action.rateLimit as { retryAfterSeconds?: unknown })?.retryAfterSeconds)) {
     throw new TypeError('action.rateLimit.retryAfterSeconds must be a non-negative number');
   }
@@ -115,7 +127,7 @@ export function checkRule(input: unknown): FaultRule {
   }
   if (rule.after !== undefined && !(Number.isInteger(rule.after) && rule.after >= 0)) throw new TypeError('after must be a non-negative integer');
   if (rule.times === null || (rule.times !== undefined && !(rule.times === Infinity || (Number.isInteger(rule.times) && rule.times >= 0)))) {
-    // JSON has no Infinity: null or a missing times in JSON means the default, "Infinity" a string is accepted below.
+    // JSON has no Infinity: rulesFromJson turns the string "Infinity" into it.
     throw new TypeError('times must be a non-negative integer or Infinity');
   }
   if (rule.probability !== undefined && !(typeof rule.probability === 'number' && rule.probability >= 0 && rule.probability <= 1)) {

@@ -65,7 +65,15 @@ export interface FaultOutcome {
  */
 export async function applyFault(action: FaultAction, res: ServerResponse, route: RouteKind | undefined, id: string): Promise<FaultOutcome> {
   if ('delayMs' in action) {
-    await delay(action.delayMs);
+    // The wait ends early when the client goes away, and never keeps the process alive.
+    const gone = new AbortController();
+    const abort = () => gone.abort();
+    res.once('close', abort);
+    try {
+      await delay(action.delayMs, undefined, { ref: false, signal: gone.signal });
+    } finally {
+      res.off('close', abort);
+    }
     return { answered: false };
   }
   if ('drop' in action) {

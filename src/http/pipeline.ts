@@ -31,6 +31,8 @@ export interface RequestContext {
   controls: Controls;
   /** Who sent the request and what they may do (everything, without `auth`). */
   principal: Principal;
+  /** `host:port` the client addressed (its Host header), for URLs the registry hands out. */
+  authority: string;
 }
 
 /** The registry's test-double machinery a few handlers need (control endpoint, blob redirects). */
@@ -106,10 +108,12 @@ export function createPipeline(store: SeedableStore, options: ResolvedOptions, c
   const deps: Deps = { store, options, controls, limiter, warnings, ready };
   return (req, res) => {
     const recorder = onRecord ? new RequestRecorder(req, res, onRecord) : undefined;
-    handle(req, res, deps, recorder).catch((error: unknown) => {
-      if (recorder) recorder.code = error instanceof RegistryError ? error.code : 'UNKNOWN';
-      fail(req, res, error, options);
-    });
+    handle(req, res, deps, recorder)
+      .catch((error: unknown) => {
+        if (recorder) recorder.code = error instanceof RegistryError ? error.code : 'UNKNOWN';
+        fail(req, res, error, options);
+      })
+      .catch(() => res.destroy());
   };
 }
 
@@ -141,10 +145,15 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: Deps, rec
   if (deps.warnings.length > 0) res.setHeader('Warning', deps.warnings);
   const route = parseRoute(req.url ?? '/');
   if (recorder) recorder.route = route;
+  // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host.
+  if (req.headers.host === undefined && req.httpVersionMinor >= 1) throw unsupported('an HTTP/1.1 request needs a Host header', 400);
   checkRoute(route);
   const off = (route.kind === 'control' && !options.control) || (route.kind === 'redirect' && !controls.redirects) || (route.kind === 'token' && controls.auth?.mode !== 'token');
   if (off) throw notFound(route.path);
-  const principal = controls.auth ? controls.auth.check(req, route) : NOBODY_CHECKS;
+  // The Host header, else the address the connection came in on (HTTP/1.0 clients may omit Host).
+  const local = req.socket.localAddress ?? '127.0.0.1';
+  const authority = req.headers.host ?? `${local.includes(':') ? `[${local}]` : local}:${req.socket.localPort}`;
+  const principal = controls.auth ? controls.auth.check(req, route, authority) : NOBODY_CHECKS;
   if (route.kind !== 'control') {
     const wait = deps.limiter?.retryAfter();
     if (wait !== undefined) {
@@ -172,12 +181,18 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: Deps, rec
     const allow = allowed.flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m])).join(', ');
     throw unsupported(`${req.method} is not supported on ${route.path}`, 405, { Allow: allow });
   }
-  await handler({ req, res, route, head, store, options, controls, principal });
+  await handler({ req, res, route, head, store, options, controls, principal, authority });
+}
+
+/** Errors a request's stream raises when its client goes away. */
+function isAbort(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ABORT_ERR' || (error as Error | undefined)?.message === 'aborted';
 }
 
 function fail(req: IncomingMessage, res: ServerResponse, error: unknown, options: ResolvedOptions): void {
-  // The client went away mid-request: there is no one to answer.
-  if (req.destroyed && !req.complete && !(error instanceof RegistryError)) return;
+  // The client went away mid-request: there is no one to answer (any other error is still a bug to report).
+  if (isAbort(error) && (req.destroyed || res.destroyed)) return;
   if (res.headersSent) {
     if (!(error instanceof RegistryError)) options.onError(error as Error);
     res.destroy();

@@ -13,7 +13,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, open, realpath, rename, rm, constants } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseDigest } from '../oci/digest.js';
-import { EMPTY_DESCRIPTOR, FOREIGN_LAYER_TYPES, MediaType } from '../oci/media-types.js';
+import { MediaType } from '../oci/media-types.js';
+import { isOptionalBlob } from '../oci/manifest.js';
 import { isName } from '../oci/reference.js';
 import type { PageRequest, Page, Store, StoredManifest } from '../store/store.js';
 import { IMAGE_LAYOUT_VERSION, INDEX_FILE, LayoutError, OCI_LAYOUT_FILE, REF_NAME, blobFile, describeFsError, makeDirInside } from './layout.js';
@@ -170,7 +171,7 @@ async function writeLayout(store: Store, name: string, writer: LayoutWriter): Pr
       const blob = await store.blob(name, descriptor.digest);
       if (blob) await writeBlob(blob.digest, blob.segments, blob.size);
       // Foreign layers and the empty descriptor need not be held (as on push).
-      else if (!FOREIGN_LAYER_TYPES.has(descriptor.mediaType) && descriptor.digest !== EMPTY_DESCRIPTOR.digest) result.missing.push(descriptor.digest);
+      else if (!isOptionalBlob(descriptor)) result.missing.push(descriptor.digest);
     }
   };
 

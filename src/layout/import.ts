@@ -15,7 +15,7 @@ import { basename, resolve } from 'node:path';
 import { DEFAULT_OPTIONS } from '../options.js';
 import { RegistryError } from '../oci/errors.js';
 import { parseDigest } from '../oci/digest.js';
-import { parseManifest, type Descriptor, type ParsedManifest } from '../oci/manifest.js';
+import { isObject, parseManifest, type Descriptor, type ParsedManifest } from '../oci/manifest.js';
 import { checkName, checkTag, isName } from '../oci/reference.js';
 import type { BlobContent, Store } from '../store/store.js';
 import {
@@ -82,11 +82,6 @@ interface Entry {
   refName?: string;
 }
 
-type Json = Record<string, unknown>;
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /**
  * Reads the OCI image layout at `dir` into `store`.
@@ -346,10 +341,8 @@ class LayoutReader {
       } else {
         // Every config and layer the layout holds is stored; those a registry
         // may lack (foreign layers, the empty descriptor) may also be absent here.
-        const required = new Set(parsed.blobs.map((d) => d.digest));
-        const { config, layers } = body as { config: Descriptor; layers: Descriptor[] };
-        for (const [i, blob] of [config, ...layers].entries()) {
-          await this.#importBlob(name, blob, required.has(blob.digest), `${file} ${i === 0 ? 'config' : `layers[${i - 1}]`}`);
+        for (const [i, blob] of parsed.blobs.entries()) {
+          await this.#importBlob(name, blob, !blob.optional, `${file} ${i === 0 ? 'config' : `layers[${i - 1}]`}`);
         }
       }
     }

@@ -42,9 +42,10 @@ export interface ParsedManifest {
   annotations?: Record<string, string>;
 }
 
-type Json = Record<string, unknown>;
+export type Json = Record<string, unknown>;
 
-function isObject(value: unknown): value is Json {
+/** A JSON object (not an array, not null). */
+export function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
@@ -104,13 +105,17 @@ function declaredType(body: Json, contentType: string | undefined): string {
   return type;
 }
 
-/** Marks the blobs a registry need not hold: foreign layers, and the empty descriptor (which has exactly two bytes). */
+/** Whether a registry (or a layout) need not hold this blob: a foreign / non-distributable layer, or the empty descriptor. */
+export function isOptionalBlob(descriptor: Pick<Descriptor, 'mediaType' | 'digest'>): boolean {
+  return FOREIGN_LAYER_TYPES.has(descriptor.mediaType) || descriptor.digest === EMPTY_DESCRIPTOR.digest;
+}
+
+/** Marks the optional blobs; the empty descriptor must have exactly its two bytes. */
 function markOptional(descriptor: Descriptor): Descriptor & { optional?: boolean } {
   if (descriptor.digest === EMPTY_DESCRIPTOR.digest && descriptor.size !== EMPTY_DESCRIPTOR.size) {
     throw manifestInvalid(`the empty descriptor ${EMPTY_DESCRIPTOR.digest} has size ${EMPTY_DESCRIPTOR.size}, not ${descriptor.size}`);
   }
-  const optional = FOREIGN_LAYER_TYPES.has(descriptor.mediaType) || descriptor.digest === EMPTY_DESCRIPTOR.digest;
-  return optional ? { ...descriptor, optional } : descriptor;
+  return isOptionalBlob(descriptor) ? { ...descriptor, optional: true } : descriptor;
 }
 
 /**

@@ -6,7 +6,6 @@ import { SortedSet } from './sorted.js';
 import { UploadSession, type BlobContent, type UploadQuota } from './upload.js';
 import { SeedableStore } from './seeding.js';
 import type {
-  StoreObserver,
   ManifestPut,
   Page,
   PageRequest,
@@ -24,8 +23,6 @@ export interface MemoryStoreOptions {
   maxBlobBytes?: number;
   /** Refuse to open more upload sessions than this at once. Default: no limit. */
   maxUploads?: number;
-  /** Told of every content change once it is committed (the registry's `events`). */
-  observer?: StoreObserver;
 }
 
 interface BlobRecord extends StoredBlob {
@@ -45,8 +42,9 @@ interface Repository {
 /**
  * The in-memory store (DESIGN.md "Data model"). Blobs are held once per
  * registry and linked into repositories; manifests live in repository →
- * reference maps; tags point at digests. Every operation runs under one
- * read/write lock.
+ * reference maps; tags point at digests. Every operation on content runs
+ * under one read/write lock; upload-session bookkeeping (start, look-up,
+ * cancel, expiry) is synchronous and touches only the sessions map.
  */
 export class MemoryStore extends SeedableStore implements Store {
   readonly #lock = new RwLock();
@@ -59,13 +57,11 @@ export class MemoryStore extends SeedableStore implements Store {
   #storedBytes = 0;
   #uploadBytes = 0;
   readonly #quota: UploadQuota;
-  readonly #observer: StoreObserver | undefined;
 
   constructor(options: MemoryStoreOptions = {}) {
     super();
     this.#maxStorageBytes = options.maxStorageBytes ?? Infinity;
     this.#maxUploads = options.maxUploads ?? Infinity;
-    this.#observer = options.observer;
     this.#quota = {
       take: (bytes) => {
         this.#checkQuota(bytes);
@@ -121,12 +117,16 @@ export class MemoryStore extends SeedableStore implements Store {
   // Blobs ------------------------------------------------------------------
 
   blob(name: string, digest: string): Promise<StoredBlob | undefined> {
-    return this.#lock.read(() => (this.#repository(name)?.blobs.has(digest) ? this.#blobs.get(digest) : undefined));
+    return this.#lock.read(() => {
+      const record = this.#repository(name)?.blobs.has(digest) ? this.#blobs.get(digest) : undefined;
+      // A view, not the record: callers never see (or change) the link count.
+      return record && { digest: record.digest, size: record.size, segments: record.segments };
+    });
   }
 
   async putBlob(name: string, content: BlobContent): Promise<StoredBlob> {
     const blob = await this.#lock.write(() => this.#link(name, content));
-    this.#observer?.upload({ name, digest: blob.digest, size: blob.size, mounted: false });
+    this.observer?.upload({ name, digest: blob.digest, size: blob.size, mounted: false });
     return blob;
   }
 
@@ -158,18 +158,19 @@ export class MemoryStore extends SeedableStore implements Store {
       this.#dropIfEmpty(name, repository);
       return true;
     });
-    if (deleted) this.#observer?.delete({ name, kind: 'blob', reference: digest });
+    if (deleted) this.observer?.delete({ name, kind: 'blob', reference: digest });
     return deleted;
   }
 
-  async mountBlob(name: string, digest: string, from?: string): Promise<StoredBlob | undefined> {
+  async mountBlob(name: string, digest: string, from?: string | ((repository: string) => boolean)): Promise<StoredBlob | undefined> {
     const blob = await this.#lock.write(() => {
       const record = this.#blobs.get(digest);
       if (!record) return undefined;
-      if (from !== undefined && !this.#repository(from)?.blobs.has(digest)) return undefined;
+      if (typeof from === 'string' && !this.#repository(from)?.blobs.has(digest)) return undefined;
+      if (typeof from === 'function' && ![...this.#repositories].some(([repo, r]) => r.blobs.has(digest) && from(repo))) return undefined;
       return this.#link(name, record);
     });
-    if (blob) this.#observer?.upload({ name, digest, size: blob.size, mounted: true });
+    if (blob) this.observer?.upload({ name, digest, size: blob.size, mounted: true });
     return blob;
   }
 
@@ -239,7 +240,7 @@ export class MemoryStore extends SeedableStore implements Store {
       return { manifest, tags: [...tags] };
     });
     const { manifest } = put;
-    this.#observer?.push({
+    this.observer?.push({
       name,
       reference: tags[0] ?? manifest.digest,
       digest: manifest.digest,
@@ -274,7 +275,7 @@ export class MemoryStore extends SeedableStore implements Store {
       this.#dropIfEmpty(name, repository);
       return true;
     });
-    if (deleted) this.#observer?.delete({ name, kind: 'manifest', reference: digest });
+    if (deleted) this.observer?.delete({ name, kind: 'manifest', reference: digest });
     return deleted;
   }
 
@@ -285,7 +286,7 @@ export class MemoryStore extends SeedableStore implements Store {
       repository.sortedTags.delete(tag);
       return true;
     });
-    if (deleted) this.#observer?.delete({ name, kind: 'tag', reference: tag });
+    if (deleted) this.observer?.delete({ name, kind: 'tag', reference: tag });
     return deleted;
   }
 
@@ -333,9 +334,15 @@ export class MemoryStore extends SeedableStore implements Store {
     const blob = await this.#lock.write(() => {
       if (this.#uploads.get(session.id) !== session || session.closed) throw uploadUnknown(session.id);
       this.#uploads.delete(session.id);
+      // Bytes already held once (pushed before, maybe elsewhere) are linked, not copied.
+      const existing = this.#blobs.get(digest);
+      if (existing) {
+        session.discard();
+        return this.#link(session.name, existing);
+      }
       return this.#link(session.name, session.close(digest));
     });
-    this.#observer?.upload({ name: session.name, digest, size: blob.size, mounted: false });
+    this.observer?.upload({ name: session.name, digest, size: blob.size, mounted: false });
     return blob;
   }
 

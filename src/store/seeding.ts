@@ -2,7 +2,7 @@ import { computeDigest } from '../oci/digest.js';
 import { parseManifest, type Descriptor } from '../oci/manifest.js';
 import { EMPTY_DESCRIPTOR, MediaType } from '../oci/media-types.js';
 import { checkName, checkTag } from '../oci/reference.js';
-import type { BlobContent, ManifestPut, Page, PageRequest, ReferrerDescriptor, StorageUsage, Store, StoredBlob, StoredManifest } from './store.js';
+import type { BlobContent, ManifestPut, Page, PageRequest, ReferrerDescriptor, StorageUsage, Store, StoreObserver, StoredBlob, StoredManifest } from './store.js';
 import type { UploadSession } from './upload.js';
 import type { DigestAlgorithm } from '../oci/digest.js';
 import type { ParsedManifest } from '../oci/manifest.js';
@@ -85,12 +85,20 @@ function toBuffer(bytes: Bytes): Buffer {
  * primitives.
  */
 export abstract class SeedableStore implements Store {
+  /** Told of every committed content change; the registry sets it (its `events`). */
+  protected observer: StoreObserver | undefined;
+
+  /** Reports content changes to `observer` from now on. */
+  observe(observer: StoreObserver): void {
+    this.observer = observer;
+  }
+
   abstract repositories(page?: PageRequest): Promise<Page>;
   abstract hasRepository(name: string): Promise<boolean>;
   abstract blob(name: string, digest: string): Promise<StoredBlob | undefined>;
   abstract putBlob(name: string, content: BlobContent): Promise<StoredBlob>;
   abstract deleteBlob(name: string, digest: string): Promise<boolean>;
-  abstract mountBlob(name: string, digest: string, from?: string): Promise<StoredBlob | undefined>;
+  abstract mountBlob(name: string, digest: string, from?: string | ((repository: string) => boolean)): Promise<StoredBlob | undefined>;
   abstract manifest(name: string, reference: string): Promise<StoredManifest | undefined>;
   abstract putManifest(name: string, manifest: ParsedManifest, tags: string[]): Promise<ManifestPut>;
   abstract deleteManifest(name: string, digest: string): Promise<boolean>;
@@ -118,10 +126,10 @@ export abstract class SeedableStore implements Store {
   async seedManifest(name: string, manifest: Record<string, unknown>, tag?: string): Promise<SeededManifest> {
     checkTarget(name, tag);
     const bytes = Buffer.from(JSON.stringify(manifest));
-    const mediaType = manifest.mediaType as string;
-    const parsed = parseManifest(bytes, mediaType);
+    const parsed = parseManifest(bytes, manifest.mediaType as string | undefined);
     await this.putManifest(name, parsed, tag === undefined ? [] : [tag]);
-    return { name, digest: parsed.digest, mediaType, bytes, manifest, descriptor: { mediaType, digest: parsed.digest, size: bytes.length } };
+    const { mediaType, digest } = parsed;
+    return { name, digest, mediaType, bytes, manifest, descriptor: { mediaType, digest, size: bytes.length } };
   }
 
   /** Pushes config, layers and an OCI image manifest in one call. */
@@ -212,7 +220,7 @@ export abstract class SeedableStore implements Store {
 
   /**
    * Loads an OCI image layout directory (the CLI's `--seed`), through the same
-   * validation as HTTP pushes. Loaded on first use, so start-up never pays for it.
+   * validation as HTTP pushes. The layout code is imported on first use.
    */
   async importLayout(dir: string, options?: ImportLayoutOptions): Promise<LayoutImport> {
     const { importLayout } = await import('../layout/import.js');

@@ -14,7 +14,11 @@ export class SegmentWriter {
   /** Bytes used in the last segment; every earlier segment is full. */
   #fill = 0;
   #size = 0;
-  /** Bytes the current request said are coming (Content-Length), to size the next segment exactly. */
+  /**
+   * Bytes the current request said are coming (Content-Length). It only
+   * caps the next segment, so the last one fits exactly; it never enlarges
+   * one, so a client that declares much and sends little reserves nothing.
+   */
   #expected = 0;
 
   get size(): number {
@@ -45,10 +49,10 @@ export class SegmentWriter {
   }
 
   #nextCapacity(pending: number): number {
-    if (this.#expected > 0) return Math.min(Math.max(this.#expected, pending), MAX_SEGMENT);
     const last = this.#segments[this.#segments.length - 1];
     const grown = last ? Math.min(last.length * 2, MAX_SEGMENT) : FIRST_SEGMENT;
-    return Math.max(grown, Math.min(pending, MAX_SEGMENT));
+    const capacity = Math.max(grown, Math.min(pending, MAX_SEGMENT));
+    return this.#expected > 0 ? Math.min(capacity, Math.max(this.#expected, pending)) : capacity;
   }
 
   /** Cuts the bytes back to `size` (rolls back a chunk that failed half-way). */

@@ -44,7 +44,7 @@ export interface ManifestPut {
   tags: string[];
 }
 
-/** What the store uses to judge a push against its limits. */
+/** What the store holds: a report for `usage()` and the health route. */
 export interface StorageUsage {
   /** Bytes of blobs and manifests stored. */
   storedBytes: number;
@@ -72,10 +72,11 @@ export interface Store {
   /** Unlinks a blob from `name`; false when it was not linked. */
   deleteBlob(name: string, digest: string): Promise<boolean>;
   /**
-   * Links a blob that another repository holds into `name`: from `from`, or,
-   * when `from` is undefined, from any repository. Undefined when not found.
+   * Links a blob that another repository holds into `name`: from `from`;
+   * from any repository `from` accepts when it is a function; from any
+   * repository at all when it is undefined. Undefined when not found.
    */
-  mountBlob(name: string, digest: string, from?: string): Promise<StoredBlob | undefined>;
+  mountBlob(name: string, digest: string, from?: string | ((repository: string) => boolean)): Promise<StoredBlob | undefined>;
 
   /** A manifest by tag or digest, or undefined. */
   manifest(name: string, reference: string): Promise<StoredManifest | undefined>;

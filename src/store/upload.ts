@@ -30,7 +30,6 @@ export class UploadSession {
   readonly id = randomUUID();
   readonly name: string;
   readonly algorithm: DigestAlgorithm;
-  readonly startedAt = Date.now();
   lastActivity = Date.now();
   /** Size of the last chunk a PATCH committed (for the chunkMinBytes quirk). */
   lastChunkSize: number | undefined;
@@ -68,20 +67,16 @@ export class UploadSession {
   chunk(start?: number, expected?: number): UploadChunk {
     if (this.#closed) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${this.id} is closed`, { detail: { id: this.id } });
     if (this.#chunk) {
-      throw new RegistryError('BLOB_UPLOAD_INVALID', 'another request is writing to this upload session', {
-        status: 416,
-        headers: this.progressHeaders(),
-      });
+      throw new RegistryError('BLOB_UPLOAD_INVALID', 'another request is writing to this upload session', { status: 416 });
     }
     // spec "Pushing a blob in chunks": chunks MUST be uploaded in order; out of order → 416.
     if (start !== undefined && start !== this.#writer.size) {
       throw new RegistryError('BLOB_UPLOAD_INVALID', `chunk starts at byte ${start}, but the upload has ${this.#writer.size} bytes: the next chunk must start at ${this.#writer.size}`, {
         status: 416,
         detail: { expectedStart: this.#writer.size, start },
-        headers: this.progressHeaders(),
       });
     }
-    if (expected !== undefined) this.#writer.expect(expected);
+    this.#writer.expect(expected ?? 0);
     this.lastActivity = Date.now();
     this.#chunk = new UploadChunk(this, this.#hash.copy(), this.#writer, this.#quota, (committed, hash) => {
       this.#chunk = undefined;
@@ -89,16 +84,6 @@ export class UploadSession {
       if (committed) this.#hash = hash;
     });
     return this.#chunk;
-  }
-
-  /** `Range` header value (spec: `0-<end-of-range>`; `0-0` before any byte, as distribution answers). */
-  range(): string {
-    const size = this.size;
-    return `0-${size > 0 ? size - 1 : 0}`;
-  }
-
-  progressHeaders(): Record<string, string> {
-    return { Range: this.range(), 'Docker-Upload-UUID': this.id };
   }
 
   /** Closes the session and hands over its bytes. */
