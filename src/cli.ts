@@ -218,7 +218,6 @@ function parseValue(flag: OptionFlag, name: string, text: string): unknown {
   }
 }
 
-/** The JSON text of a flag value: the value itself, or the contents of the file it names with a leading `@`. */
 /**
  * A JSON flag value: inline JSON (starting with `{` or `[`), or a file named
  * as `@FILE` or as a plain path (`--faults faults.json`).

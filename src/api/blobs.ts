@@ -1,6 +1,6 @@
 import { RegistryError, blobUnknown } from '../oci/errors.js';
 import { parseDigest } from '../oci/digest.js';
-import { sendEmpty, sendSegments } from '../http/reply.js';
+import { digestHeader, sendEmpty, sendSegments } from '../http/reply.js';
 import type { RequestContext } from '../http/pipeline.js';
 import type { StoredBlob } from '../store/store.js';
 import { checkDeletes } from './deletes.js';
@@ -12,7 +12,7 @@ type ByteRange = { start: number; end: number } | 'unsatisfiable' | undefined;
  * A header we cannot use — malformed, another unit, several ranges — is
  * ignored and the whole blob is sent, as RFC 9110 allows.
  */
-export function parseRange(header: string | undefined, size: number): ByteRange {
+function parseRange(header: string | undefined, size: number): ByteRange {
   if (header === undefined) return undefined;
   const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (!match) return undefined;
@@ -30,10 +30,10 @@ export function parseRange(header: string | undefined, size: number): ByteRange 
   return { start, end };
 }
 
-function blobHeaders(blob: StoredBlob): Record<string, string> {
+function blobHeaders(blob: StoredBlob, omitDigest: boolean): Record<string, string> {
   return {
     'Content-Type': 'application/octet-stream',
-    'Docker-Content-Digest': blob.digest,
+    ...digestHeader(blob.digest, omitDigest),
     'Accept-Ranges': 'bytes',
     ETag: `"${blob.digest}"`,
     // Content-addressed bytes never change.
@@ -45,9 +45,8 @@ function blobHeaders(blob: StoredBlob): Record<string, string> {
  * Answers with a blob's bytes, honouring Range (spec "Pulling blobs",
  * "Resumable Pull"). Used by blob GET/HEAD and by the signed redirect URL.
  */
-export async function serveBlob({ req, res, head }: RequestContext, blob: StoredBlob, options: { digestHeader: boolean }): Promise<void> {
-  const headers = blobHeaders(blob);
-  if (!options.digestHeader) delete headers['Docker-Content-Digest'];
+export async function serveBlob({ req, res, head, options }: RequestContext, blob: StoredBlob): Promise<void> {
+  const headers = blobHeaders(blob, options.omitDigestHeader);
   const range = parseRange(req.headers.range, blob.size);
   if (range === 'unsatisfiable') {
     throw new RegistryError('SIZE_INVALID', `range not satisfiable: the blob has ${blob.size} bytes`, {
@@ -73,12 +72,10 @@ export async function get(ctx: RequestContext): Promise<void> {
   const blob = await store.blob(route.name!, digest);
   if (!blob) throw blobUnknown(digest);
   if (controls.redirects) {
-    const headers: Record<string, string> = { Location: controls.redirects.location(authority, route.name!, digest) };
-    if (!options.omitDigestHeader) headers['Docker-Content-Digest'] = digest;
-    sendEmpty(res, 307, headers);
+    sendEmpty(res, 307, { Location: controls.redirects.location(authority, route.name!, digest), ...digestHeader(digest, options.omitDigestHeader) });
     return;
   }
-  await serveBlob(ctx, blob, { digestHeader: !options.omitDigestHeader });
+  await serveBlob(ctx, blob);
 }
 
 /** end-10 `DELETE /v2/<name>/blobs/<digest>`: unlinks the blob from this repository (spec "Deleting Blobs"). */
@@ -86,5 +83,5 @@ export async function remove({ res, route, store, options }: RequestContext): Pr
   checkDeletes(options, 'blob');
   const { digest } = parseDigest(route.reference!);
   if (!(await store.deleteBlob(route.name!, digest))) throw blobUnknown(digest);
-  sendEmpty(res, 202, options.omitDigestHeader ? {} : { 'Docker-Content-Digest': digest });
+  sendEmpty(res, 202, digestHeader(digest, options.omitDigestHeader));
 }

@@ -3,11 +3,16 @@ import { parseManifest } from '../oci/manifest.js';
 import { bareMediaType } from '../oci/media-types.js';
 import { checkTag, isTag, parseReference } from '../oci/reference.js';
 import { readBody } from '../http/body.js';
-import { sendBytes, sendEmpty } from '../http/reply.js';
+import { digestHeader, sendBytes, sendEmpty } from '../http/reply.js';
 import type { RequestContext } from '../http/pipeline.js';
 import { checkDeletes } from './deletes.js';
 
 const manifestLocation = (name: string, digest: string): string => `/v2/${name}/manifests/${digest}`;
+
+/** 404: MANIFEST_UNKNOWN in a repository that exists, NAME_UNKNOWN otherwise. */
+async function unknown({ store }: RequestContext, name: string, reference: string): Promise<RegistryError> {
+  return (await store.hasRepository(name)) ? manifestUnknown(reference) : nameUnknown(name);
+}
 
 /**
  * end-3 `GET`/`HEAD /v2/<name>/manifests/<reference>` (spec "Pulling
@@ -15,17 +20,17 @@ const manifestLocation = (name: string, digest: string): string => `/v2/${name}/
  * conversion: a stored type the client's `Accept` leaves out is still served
  * as it is (distribution's behaviour), and the client decides.
  */
-export async function get({ res, route, store, head, options }: RequestContext): Promise<void> {
+export async function get(ctx: RequestContext): Promise<void> {
+  const { res, route, store, head, options } = ctx;
   const name = route.name!;
   const key = route.reference!;
   // end-3 fails with 404 only: a tag outside the grammar can never have been
   // pushed, so it is "not found" (the conformance suite asks exactly this).
   // A malformed digest is still 400 DIGEST_INVALID, a mistake worth naming.
-  if (key.includes(':')) parseReference(key);
-  const manifest = isTag(key) || key.includes(':') ? await store.manifest(name, key) : undefined;
-  if (!manifest) throw (await store.hasRepository(name)) ? manifestUnknown(key) : nameUnknown(name);
-  const headers: Record<string, string> = { 'Content-Type': manifest.mediaType, ETag: `"${manifest.digest}"` };
-  if (!options.omitDigestHeader) headers['Docker-Content-Digest'] = manifest.digest;
+  const readable = key.includes(':') ? parseReference(key).kind === 'digest' : isTag(key);
+  const manifest = readable ? await store.manifest(name, key) : undefined;
+  if (!manifest) throw await unknown(ctx, name, key);
+  const headers = { 'Content-Type': manifest.mediaType, ETag: `"${manifest.digest}"`, ...digestHeader(manifest.digest, options.omitDigestHeader) };
   sendBytes(res, 200, manifest.bytes, headers, head);
 }
 
@@ -33,7 +38,8 @@ export async function get({ res, route, store, head, options }: RequestContext):
 export async function put({ req, res, route, store, options }: RequestContext): Promise<void> {
   const name = route.name!;
   const reference = parseReference(route.reference!);
-  // end-7b: `?tag=` adds tags to a push by digest, answered with OCI-Tag.
+  // end-7b (distribution-spec after v1.1.1, an extension here): `?tag=` adds
+  // tags to a push by digest, answered with one OCI-Tag header.
   const extraTags = route.query.getAll('tag').map(checkTag);
   if (extraTags.length > 0 && reference.kind === 'tag') {
     throw manifestInvalid('tag query parameters are only for a push by digest (end-7b)');
@@ -51,8 +57,7 @@ export async function put({ req, res, route, store, options }: RequestContext): 
   }
   const tags = reference.kind === 'tag' ? [reference.tag] : [...new Set(extraTags)];
   const { manifest } = await store.putManifest(name, parsed, tags);
-  const headers: Record<string, string> = { Location: manifestLocation(name, manifest.digest) };
-  if (!options.omitDigestHeader) headers['Docker-Content-Digest'] = manifest.digest;
+  const headers: Record<string, string> = { Location: manifestLocation(name, manifest.digest), ...digestHeader(manifest.digest, options.omitDigestHeader) };
   // spec "Pushing Manifests with Subject": OCI-Subject says the subject was processed.
   if (manifest.subject && options.referrers) headers['OCI-Subject'] = manifest.subject;
   if (extraTags.length > 0) headers['OCI-Tag'] = tags.join(', ');
@@ -64,7 +69,8 @@ export async function put({ req, res, route, store, options }: RequestContext): 
  * and every tag on it; by tag, that tag only (spec "Deleting tags",
  * "Deleting Manifests").
  */
-export async function remove({ res, route, store, options }: RequestContext): Promise<void> {
+export async function remove(ctx: RequestContext): Promise<void> {
+  const { res, route, store, options } = ctx;
   const name = route.name!;
   const reference = parseReference(route.reference!);
   checkDeletes(options, reference.kind === 'tag' ? 'tag' : 'manifest');
@@ -77,6 +83,6 @@ export async function remove({ res, route, store, options }: RequestContext): Pr
   }
   const key = reference.kind === 'tag' ? reference.tag : reference.digest;
   const deleted = reference.kind === 'tag' ? await store.deleteTag(name, key) : await store.deleteManifest(name, key);
-  if (!deleted) throw (await store.hasRepository(name)) ? manifestUnknown(key) : nameUnknown(name);
+  if (!deleted) throw await unknown(ctx, name, key);
   sendEmpty(res, 202);
 }

@@ -23,7 +23,8 @@ export function pageRequest(query: URLSearchParams, maxPageSize: number | undefi
 /** `Link: <path?n=N&last=L>; rel="next"` when more entries remain (RFC 5988), never on the last page. */
 export function nextLink(path: string, request: PageRequest, page: Page): Headers {
   const last = page.items[page.items.length - 1];
-  if (!page.more || request.n === undefined || last === undefined) return {};
-  const query = new URLSearchParams({ n: String(request.n), last });
+  // `more` implies a page size n was given (the store pages only then).
+  if (!page.more || last === undefined) return {};
+  const query = new URLSearchParams({ n: String(request.n!), last });
   return { Link: `<${path}?${query}>; rel="next"` };
 }

@@ -60,7 +60,7 @@ export class BlobRedirects {
  * when it follows a redirect to another host.
  */
 export async function get(ctx: RequestContext): Promise<void> {
-  const { req, route, store, controls, options } = ctx;
+  const { req, route, store, controls } = ctx;
   if (req.headers.authorization !== undefined) {
     throw new RegistryError('DENIED', 'this signed blob URL refuses an Authorization header: drop credentials when following a redirect', { status: 400 });
   }
@@ -68,5 +68,5 @@ export async function get(ctx: RequestContext): Promise<void> {
   const name = controls.redirects!.verify(digest, route.query);
   const blob = await store.blob(name, digest);
   if (!blob) throw blobUnknown(digest);
-  await serveBlob(ctx, blob, { digestHeader: !options.omitDigestHeader });
+  await serveBlob(ctx, blob);
 }

@@ -2,13 +2,13 @@ import { RegistryError, digestInvalid } from '../oci/errors.js';
 import { isDigestAlgorithm, parseDigest, type DigestAlgorithm, type ParsedDigest } from '../oci/digest.js';
 import { checkName } from '../oci/reference.js';
 import { declaredLength, streamBody } from '../http/body.js';
-import { sendEmpty } from '../http/reply.js';
+import { digestHeader, sendEmpty } from '../http/reply.js';
 import type { RequestContext } from '../http/pipeline.js';
 import type { UploadSession } from '../store/store.js';
 import type { UploadChunk } from '../store/upload.js';
 
-export const uploadLocation = (name: string, id: string): string => `/v2/${name}/blobs/uploads/${id}`;
-export const blobLocation = (name: string, digest: string): string => `/v2/${name}/blobs/${digest}`;
+const uploadLocation = (name: string, id: string): string => `/v2/${name}/blobs/uploads/${id}`;
+const blobLocation = (name: string, digest: string): string => `/v2/${name}/blobs/${digest}`;
 
 /**
  * Headers of a session's progress (spec end-5, end-13): `Location`,
@@ -26,9 +26,7 @@ function refusedChunk(session: UploadSession, error: RegistryError): RegistryErr
 }
 
 function created(ctx: RequestContext, digest: string): void {
-  const headers: Record<string, string> = { Location: blobLocation(ctx.route.name!, digest) };
-  if (!ctx.options.omitDigestHeader) headers['Docker-Content-Digest'] = digest;
-  sendEmpty(ctx.res, 201, headers);
+  sendEmpty(ctx.res, 201, { Location: blobLocation(ctx.route.name!, digest), ...digestHeader(digest, ctx.options.omitDigestHeader) });
 }
 
 /** 416 for a chunk the `chunkMinBytes` / `chunkMaxBytes` quirks refuse; the session is unchanged. */

@@ -65,10 +65,16 @@ export function requiredScope(route: Route, method: string): Scope | undefined {
   }
 }
 
+const PATTERNS = new Map<string, RegExp>();
+
 function repositoryMatches(pattern: string, name: string): boolean {
   if (!pattern.includes('*')) return pattern === name;
-  const source = pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, '\\$&')).join('.*');
-  return new RegExp(`^${source}$`).test(name);
+  let compiled = PATTERNS.get(pattern);
+  if (!compiled) {
+    const source = pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, '\\$&')).join('.*');
+    PATTERNS.set(pattern, (compiled = new RegExp(`^${source}$`)));
+  }
+  return compiled.test(name);
 }
 
 /**

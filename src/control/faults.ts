@@ -74,7 +74,7 @@ function generator(seed: number): () => number {
 function fieldMatches(expected: FieldMatch | undefined, actual: string | undefined): boolean {
   if (expected === undefined) return true;
   if (actual === undefined) return false;
-  return typeof expected === 'string' ? expected === actual : new RegExp(expected.source, expected.flags.replace('g', '')).test(actual);
+  return typeof expected === 'string' ? expected === actual : expected.test(actual);
 }
 
 /**
@@ -138,7 +138,9 @@ export function checkRule(input: unknown): FaultRule {
     for (const [key, value] of Object.entries(rule.match)) {
       if (!['method', 'route', 'name', 'reference'].includes(key)) throw new TypeError(`match.${key} is not a field: use method, route, name or reference`);
       if (typeof value !== 'string' && !(value instanceof RegExp)) throw new TypeError(`match.${key} must be a string or a RegExp`);
-      match[key] = fromJson(value);
+      const field = fromJson(value);
+      // Compiled once, without g/y: a stateful lastIndex would make test() alternate.
+      match[key] = field instanceof RegExp ? new RegExp(field.source, field.flags.replace(/[gy]/g, '')) : field;
     }
     rule.match = match as FaultMatch;
   }

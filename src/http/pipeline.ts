@@ -121,10 +121,13 @@ export function createPipeline(store: SeedableStore, options: ResolvedOptions, c
  * The methods a URL answers (RFC 9110: a 405 lists exactly these in Allow).
  * The uploads collection takes POST only; an upload location takes the rest.
  */
+const UPLOAD_COLLECTION = ['POST'];
+const UPLOAD_SESSION = Object.keys(HANDLERS.upload).filter((m) => m !== 'POST');
+const METHODS = Object.fromEntries(Object.entries(HANDLERS).map(([kind, handlers]) => [kind, Object.keys(handlers)])) as Record<RouteKind, string[]>;
+
 function allowedMethods(route: Route): string[] {
-  const methods = Object.keys(HANDLERS[route.kind]);
-  if (route.kind !== 'upload') return methods;
-  return route.reference === '' ? ['POST'] : methods.filter((m) => m !== 'POST');
+  if (route.kind !== 'upload') return METHODS[route.kind];
+  return route.reference === '' ? UPLOAD_COLLECTION : UPLOAD_SESSION;
 }
 
 interface Deps {
@@ -163,7 +166,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: Deps, rec
     }
     const fault = controls.faults.pick({ method: req.method ?? '', route: route.kind, name: route.name, reference: route.reference });
     if (fault) {
-      const { applyFault, faultCode } = await import('./faults.js');
+      const { applyFault, faultCode } = await import('./fault-actions.js');
       // Marked before the fault writes anything: the record is taken when the response closes.
       if (recorder) {
         recorder.fault = fault.id;

@@ -3,6 +3,14 @@ import { RegistryError } from '../oci/errors.js';
 
 export type Headers = Record<string, string | number | string[]>;
 
+/**
+ * `Docker-Content-Digest: <digest>` (spec: SHOULD on pulls, with the
+ * canonical digest), unless the omitDigestHeader quirk leaves it out.
+ */
+export function digestHeader(digest: string, omit: boolean): Record<string, string> {
+  return omit ? {} : { 'Docker-Content-Digest': digest };
+}
+
 /** Answers with no body: `Content-Length: 0`, except on 204, which must not carry one (RFC 9110 §8.6). */
 export function sendEmpty(res: ServerResponse, status: number, headers: Headers = {}): void {
   res.writeHead(status, status === 204 ? headers : { ...headers, 'Content-Length': 0 });

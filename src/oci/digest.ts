@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { digestInvalid } from './errors.js';
 
 /** Digest algorithms this registry computes and verifies (image-spec "Digests": registered algorithms). */
@@ -42,20 +42,6 @@ export function parseDigest(value: string): ParsedDigest {
     throw digestInvalid(`malformed ${algorithm} digest: expected ${ENCODED_LENGTH[algorithm]} lowercase hex characters`, { digest: value });
   }
   return { algorithm, encoded, digest: value };
-}
-
-/** Whether a string is a syntactically valid, supported digest. */
-export function isDigest(value: string): boolean {
-  try {
-    parseDigest(value);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-export function digestHash(algorithm: DigestAlgorithm): Hash {
-  return createHash(algorithm);
 }
 
 /** Digest of bytes held in memory. */

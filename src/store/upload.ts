@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Hash } from 'node:crypto';
 import { RegistryError } from '../oci/errors.js';
-import { digestHash, computeDigest, type DigestAlgorithm } from '../oci/digest.js';
+import { createHash } from 'node:crypto';
+import { computeDigest, type DigestAlgorithm } from '../oci/digest.js';
 import { SegmentWriter } from './segments.js';
 
 /** Bytes of a finished blob, verified against its digest. */
@@ -42,7 +43,7 @@ export class UploadSession {
   constructor(name: string, algorithm: DigestAlgorithm, quota: UploadQuota) {
     this.name = name;
     this.algorithm = algorithm;
-    this.#hash = digestHash(algorithm);
+    this.#hash = createHash(algorithm);
     this.#quota = quota;
   }
 
