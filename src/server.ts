@@ -16,7 +16,9 @@ function onClientError(error: NodeJS.ErrnoException, socket: Socket): void {
     socket.destroy();
     return;
   }
-  const body = JSON.stringify({ errors: [{ code: 'UNSUPPORTED', message: `malformed HTTP request: ${error.code ?? error.message}` }] });
+  const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+  const message = timedOut ? 'the request took longer than the server allows (requestTimeoutMs / headersTimeoutMs)' : `malformed HTTP request: ${error.code ?? error.message}`;
+  const body = JSON.stringify({ errors: [{ code: 'UNSUPPORTED', message }] });
   if (inflight && !inflight.writableFinished) {
     if (inflight.req.complete) {
       // Bytes after a complete request (a body longer than its
@@ -28,7 +30,7 @@ function onClientError(error: NodeJS.ErrnoException, socket: Socket): void {
       // with the error, then close, which aborts the handler's read and rolls
       // back what it received.
       inflight.shouldKeepAlive = false;
-      inflight.writeHead(400, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+      inflight.writeHead(timedOut ? 408 : 400, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
       inflight.end(body, () => {
         // After a parse error node:http no longer ends the request on close: end it here.
         inflight.req.destroy();
@@ -37,7 +39,7 @@ function onClientError(error: NodeJS.ErrnoException, socket: Socket): void {
     } else socket.destroy();
     return;
   }
-  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : timedOut ? 408 : 400;
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
       'Content-Type: application/json\r\n' +
@@ -75,7 +77,8 @@ export function listen(handler: (req: IncomingMessage, res: ServerResponse) => v
     });
     handler(req, res);
   });
-  server.headersTimeout = options.headersTimeoutMs;
+  // node:http enforces requestTimeout only when headersTimeout is not longer (it clamps so itself when both go to createServer).
+  server.headersTimeout = options.requestTimeoutMs > 0 ? Math.min(options.headersTimeoutMs, options.requestTimeoutMs) : options.headersTimeoutMs;
   server.requestTimeout = options.requestTimeoutMs;
   server.keepAliveTimeout = options.keepAliveTimeoutMs;
   // An idle connection (nothing sent or received) is closed; a stalled upload chunk rolls back.

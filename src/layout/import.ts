@@ -10,7 +10,7 @@
  * validated digests, and a symbolic link that leaves the directory is refused.
  */
 import { createHash } from 'node:crypto';
-import { open, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { constants, open, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { DEFAULT_OPTIONS } from '../options.js';
 import { RegistryError } from '../oci/errors.js';
@@ -130,6 +130,9 @@ function selectEntries(dir: string, entries: Entry[], options: ImportLayoutOptio
   if (options.tag !== undefined) check(() => checkTag(options.tag!), 'the tag given');
 
   const nameOf = (entry: Entry, named: string | undefined): string => {
+    // A ref.name's repository must be valid even when the name option overrides it:
+    // `../../x` is a hostile annotation, not a tag to import as `latest`.
+    if (named !== undefined) check(() => checkName(named), `${entry.where} ref.name ${JSON.stringify(entry.refName)}`);
     const name = options.name ?? named;
     if (name !== undefined) return check(() => checkName(name), `${entry.where} ref.name ${JSON.stringify(entry.refName)}`);
     const base = basename(resolve(dir));
@@ -186,7 +189,8 @@ class LayoutReader {
    */
   async #open(file: string, hint: string, optional = false): Promise<FileHandle | undefined> {
     try {
-      return await open(await resolveInside(this.root, file, this.dir), 'r');
+      // Non-blocking, so a FIFO (or device) in the layout fails the isFile() check instead of hanging the read.
+      return await open(await resolveInside(this.root, file, this.dir), constants.O_RDONLY | constants.O_NONBLOCK);
     } catch (error) {
       if (error instanceof LayoutError) throw error;
       if (optional && (error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
