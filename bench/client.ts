@@ -1,0 +1,157 @@
+// The benchmark's HTTP client: node:http with a keep-alive Agent per target,
+// and the registry protocol steps the workloads are made of (uploads,
+// manifest PUT, Link-following). Every request has an idle timeout, and every
+// URL a server hands back (Location, Link) must stay on the target's own
+// loopback host: the benchmark never sends a byte anywhere else.
+import { Agent, request, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+import { MANIFEST_TYPE } from './image.mjs';
+
+export interface Reply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+export interface SendOptions {
+  headers?: OutgoingHttpHeaders;
+  /** Written in order; Content-Length is their total unless given. */
+  body?: Buffer | readonly Buffer[];
+  /** Receives the response body as it arrives instead of collecting it. */
+  sink?: (chunk: Buffer) => void;
+  /** Idle time (no byte either way) after which the request fails. */
+  idleTimeoutMs?: number;
+}
+
+/** 127.0.0.0/8, localhost, ::1: the only hosts this benchmark talks to. */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+export class Endpoint {
+  readonly agent: Agent;
+  readonly base: URL;
+  private readonly hostname: string;
+  private readonly port: number;
+
+  constructor(url: string, maxSockets = 32) {
+    this.base = new URL(url);
+    if (this.base.protocol !== 'http:') throw new Error(`${url}: only http:// on loopback is benchmarked`);
+    if (!isLoopbackHost(this.base.hostname)) throw new Error(`${url}: not a loopback address (127.0.0.0/8, localhost, [::1]); the benchmark talks to nothing else`);
+    this.hostname = this.base.hostname.replace(/^\[|\]$/g, '');
+    this.port = Number(this.base.port || 80);
+    this.agent = new Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
+  }
+
+  /** A Location or Link target as a path on this endpoint; refuses any other host. */
+  local(location: string): string {
+    const url = new URL(location, this.base);
+    if (url.host !== this.base.host) throw new Error(`the server pointed at ${url.host}, not ${this.base.host}: not followed`);
+    return url.pathname + url.search;
+  }
+
+  send(method: string, path: string, options: SendOptions = {}): Promise<Reply> {
+    const pieces = options.body === undefined ? [] : Buffer.isBuffer(options.body) ? [options.body] : options.body;
+    const headers: OutgoingHttpHeaders = { ...options.headers };
+    if (headers['content-length'] === undefined && headers['Content-Length'] === undefined && (options.body !== undefined || method === 'PUT' || method === 'POST' || method === 'PATCH')) {
+      headers['Content-Length'] = pieces.reduce((sum, piece) => sum + piece.length, 0);
+    }
+    return new Promise((resolve, reject) => {
+      const req = request({ hostname: this.hostname, port: this.port, path, method, headers, agent: this.agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => (options.sink ? options.sink(chunk) : chunks.push(chunk)));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) }));
+        res.on('error', reject);
+      });
+      req.setTimeout(options.idleTimeoutMs ?? 60_000, () => req.destroy(new Error(`${method} ${path}: no progress for ${options.idleTimeoutMs ?? 60_000} ms`)));
+      req.on('error', reject);
+      for (let i = 0; i < pieces.length - 1; i++) req.write(pieces[i]!);
+      req.end(pieces[pieces.length - 1]);
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+export function expect(reply: Reply, what: string, ...statuses: number[]): Reply {
+  if (!statuses.includes(reply.status)) {
+    throw new Error(`${what}: HTTP ${reply.status} (expected ${statuses.join(' or ')}): ${reply.body.toString('utf8', 0, 300)}`);
+  }
+  return reply;
+}
+
+function location(endpoint: Endpoint, reply: Reply, what: string): string {
+  const value = reply.headers.location;
+  if (!value) throw new Error(`${what}: no Location header`);
+  return endpoint.local(value);
+}
+
+function withDigest(path: string, digest: string): string {
+  return `${path}${path.includes('?') ? '&' : '?'}digest=${encodeURIComponent(digest)}`;
+}
+
+/** The bytes [start, end) of a blob given as pieces, as subarrays (no copy). */
+export function slicePieces(pieces: readonly Buffer[], start: number, end: number): Buffer[] {
+  const out: Buffer[] = [];
+  let offset = 0;
+  for (const piece of pieces) {
+    const from = Math.max(start - offset, 0);
+    const to = Math.min(end - offset, piece.length);
+    if (to > from) out.push(piece.subarray(from, to));
+    offset += piece.length;
+    if (offset >= end) break;
+  }
+  return out;
+}
+
+const OCTETS = { 'Content-Type': 'application/octet-stream' };
+
+/** spec "Pushing a blob monolithically": POST (empty) → 202 Location, then PUT Location?digest= with the whole blob → 201. */
+export async function pushMonolithic(endpoint: Endpoint, repo: string, pieces: readonly Buffer[], digest: string): Promise<void> {
+  const opened = expect(await endpoint.send('POST', `/v2/${repo}/blobs/uploads/`), 'POST upload', 202);
+  const at = location(endpoint, opened, 'POST upload');
+  expect(await endpoint.send('PUT', withDigest(at, digest), { headers: OCTETS, body: pieces }), 'PUT blob', 201);
+}
+
+/** spec "Pushing a blob in chunks": POST → PATCH each chunk with Content-Range → PUT ?digest= (empty) → 201. */
+export async function pushChunked(endpoint: Endpoint, repo: string, pieces: readonly Buffer[], size: number, digest: string, chunkSize: number): Promise<number> {
+  const opened = expect(await endpoint.send('POST', `/v2/${repo}/blobs/uploads/`), 'POST upload', 202);
+  let at = location(endpoint, opened, 'POST upload');
+  let patches = 0;
+  for (let start = 0; start < size; start += chunkSize) {
+    const end = Math.min(size, start + chunkSize);
+    const reply = expect(
+      await endpoint.send('PATCH', at, { headers: { ...OCTETS, 'Content-Range': `${start}-${end - 1}` }, body: slicePieces(pieces, start, end) }),
+      `PATCH ${start}-${end - 1}`,
+      202,
+      204,
+    );
+    at = location(endpoint, reply, 'PATCH');
+    patches++;
+  }
+  expect(await endpoint.send('PUT', withDigest(at, digest), { headers: { 'Content-Length': 0 } }), 'PUT upload', 201);
+  return patches;
+}
+
+export async function putManifest(endpoint: Endpoint, repo: string, reference: string, bytes: Buffer): Promise<void> {
+  expect(await endpoint.send('PUT', `/v2/${repo}/manifests/${reference}`, { headers: { 'Content-Type': MANIFEST_TYPE }, body: bytes }), `PUT manifest ${reference}`, 201);
+}
+
+/** config + layer (monolithic each) + manifest by tag: 5 requests, as a client pushing a fresh image sends them. */
+export async function pushImage(endpoint: Endpoint, repo: string, tag: string, image: { config: Buffer; layer: Buffer; manifest: Buffer; configDigest: string; layerDigest: string }): Promise<void> {
+  await pushMonolithic(endpoint, repo, [image.config], image.configDigest);
+  await pushMonolithic(endpoint, repo, [image.layer], image.layerDigest);
+  await putManifest(endpoint, repo, tag, image.manifest);
+}
+
+/** The `rel="next"` target of a Link header, if any (RFC 8288). */
+export function nextLink(header: string | string[] | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  for (const value of Array.isArray(header) ? header : [header]) {
+    const match = /<([^>]*)>\s*;\s*rel="?next"?/.exec(value);
+    if (match) return match[1];
+  }
+  return undefined;
+}

@@ -1,0 +1,232 @@
+// The servers a benchmark run talks to, each in its own process so that the
+// client's work never shares a server's event loop:
+//   ours  the registry's CLI (bin/oci-test-registry.js, from dist/), forked
+//         with an IPC channel: it stops when the benchmark goes away;
+//   bare  bench/bare-server.mjs, the node:http ceiling shaped like a registry;
+//   URL   another registry given with --against, already running on loopback.
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Endpoint, expect } from './client.js';
+
+export const BIN = fileURLToPath(new URL('../bin/oci-test-registry.js', import.meta.url));
+export const BARE_SERVER = fileURLToPath(new URL('./bare-server.mjs', import.meta.url));
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+export type TargetKind = 'ours' | 'bare' | 'other';
+
+export interface Target {
+  /** `ours`, `bare`, or the URL given with --against: the key in the JSON output. */
+  key: string;
+  kind: TargetKind;
+  endpoint: Endpoint;
+  /** The server's process id, when this run started it. */
+  pid?: number;
+  stop(): Promise<void>;
+}
+
+/** The environment of a child: ours, less loaders injected through NODE_OPTIONS (tap, tsx). */
+export function childEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  delete env.PORT;
+  return env;
+}
+
+/** Waits for a child to exit; SIGKILL after `graceMs`. */
+function ended(child: ChildProcess, graceMs = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not ready after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export interface OursOptions {
+  /** Write a V8 CPU profile of the registry process into this directory (written when it exits). */
+  cpuProfDir?: string;
+  maxSockets: number;
+  /** Extra CLI flags. */
+  args?: string[];
+}
+
+/** Forks the registry's CLI on a free loopback port and waits for its IPC ready message. */
+export async function startOurs(options: OursOptions): Promise<Target> {
+  const execArgv = options.cpuProfDir ? profileFlags(options.cpuProfDir, 'ours') : [];
+  const child = fork(BIN, ['--port', '0', '--host', '127.0.0.1', ...(options.args ?? [])], {
+    execArgv,
+    env: childEnv(),
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const ready = new Promise<{ url: string; pid: number }>((resolve, reject) => {
+    child.once('message', (message) => resolve(message as { url: string; pid: number }));
+    child.once('error', reject);
+    child.once('exit', (code, signal) => reject(new Error(`oci-test-registry exited (${code ?? signal}) before it was ready; run \`npm run build\` first?`)));
+  });
+  try {
+    const { url, pid } = await withTimeout(ready, 30_000, 'oci-test-registry');
+    const endpoint = new Endpoint(url, options.maxSockets);
+    return {
+      key: 'ours',
+      kind: 'ours',
+      endpoint,
+      pid,
+      async stop() {
+        endpoint.close();
+        child.kill('SIGTERM');
+        await ended(child);
+      },
+    };
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+}
+
+/** node flags that write a CPU profile named `<who>-<time>.cpuprofile` into `dir` when the process exits. */
+function profileFlags(dir: string, who: string): string[] {
+  return ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${who}-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`];
+}
+
+/** Starts bench/bare-server.mjs; it serves a blob of `blobSize` bytes and `tags` tags. */
+export async function startBare(blobSize: number, tags: number, maxSockets: number, cpuProfDir?: string): Promise<Target> {
+  const execArgv = cpuProfDir ? profileFlags(cpuProfDir, 'bare') : [];
+  const child = spawn(process.execPath, [...execArgv, BARE_SERVER, '--blob-size', String(blobSize), '--tags', String(tags)], {
+    env: childEnv(),
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const ready = new Promise<{ url: string; pid: number }>((resolve, reject) => {
+    let out = '';
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (chunk: string) => {
+      out += chunk;
+      const newline = out.indexOf('\n');
+      if (newline >= 0) resolve(JSON.parse(out.slice(0, newline)) as { url: string; pid: number });
+    });
+    child.once('error', reject);
+    child.once('exit', (code, signal) => reject(new Error(`bare server exited (${code ?? signal}) before it was ready`)));
+  });
+  try {
+    const { url, pid } = await withTimeout(ready, 30_000, 'bare server');
+    const endpoint = new Endpoint(url, maxSockets);
+    return {
+      key: 'bare',
+      kind: 'bare',
+      endpoint,
+      pid,
+      async stop() {
+        endpoint.close();
+        child.stdin!.end();
+        child.kill('SIGTERM');
+        await ended(child);
+      },
+    };
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+}
+
+/** A registry already running at `url` (loopback only); checked with GET /v2/. */
+export async function connectOther(url: string, maxSockets: number): Promise<Target> {
+  const endpoint = new Endpoint(url.replace(/\/+$/, ''), maxSockets);
+  try {
+    expect(await endpoint.send('GET', '/v2/', { idleTimeoutMs: 10_000 }), `GET ${url}/v2/ (no auth is supported)`, 200);
+  } catch (error) {
+    endpoint.close();
+    throw new Error(`--against ${url}: ${(error as Error).message}`);
+  }
+  const pid = pidListeningOn(Number(endpoint.base.port || 80));
+  return {
+    key: endpoint.base.origin,
+    kind: 'other',
+    endpoint,
+    pid,
+    async stop() {
+      endpoint.close();
+    },
+  };
+}
+
+/** Resident set size now, and its peak (VmHWM), of a process of this machine (Linux /proc). */
+export function memoryOf(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: kib('VmRSS'), peak: kib('VmHWM') };
+}
+
+/**
+ * CPU time a process has used so far, all its threads (JavaScript, GC
+ * helpers, libuv pool), in nanoseconds, from the schedstat of each of /proc/PID/task.
+ * Unlike wall-clock rates it barely moves with other load on the machine.
+ * Undefined where /proc is not there.
+ */
+export function cpuNs(pid: number): number | undefined {
+  try {
+    let total = 0;
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        total += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {
+        // a thread that ended meanwhile
+      }
+    }
+    return total;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The process listening on a local TCP port, when this user may see it
+ * (Linux /proc: the socket's inode in /proc/net/tcp*, then the process that
+ * holds it); used to measure the CPU of an --against registry too.
+ */
+export function pidListeningOn(port: number): number | undefined {
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      // local_address is HEX_IP:HEX_PORT; state 0A is LISTEN; field 9 is the inode.
+      if (fields.length > 9 && fields[3] === '0A' && parseInt(fields[1]!.split(':')[1]!, 16) === port) inodes.add(fields[9]!);
+    }
+  }
+  if (inodes.size === 0) return undefined;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${entry}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        const link = readlinkSync(`/proc/${entry}/fd/${fd}`);
+        if (link.startsWith('socket:[') && inodes.has(link.slice(8, -1))) return Number(entry);
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,96 @@
+// The benchmark runs: `bench/bench.ts` on tiny sizes exits 0 and its --json
+// output has every workload, each with numeric figures for our registry and
+// the bare server. No timing is asserted (the numbers belong to `npm run
+// bench`, not to the test suite). Needs the compiled dist/ (`npm test` builds it).
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BENCH = join(ROOT, 'bench', 'bench.ts');
+
+const TINY = [
+  '--rounds', '1', '--blob-size', '1MiB', '--chunk-size', '256KiB', '--memory', '4MiB', '--memory-rounds', '1',
+  '--startup-runs', '2', '--ops-seconds', '0.2', '--in-flight', '4', '--images', '10', '--image-concurrency', '4',
+  '--tags', '250', '--page-size', '100', '--max-minutes', '2',
+];
+
+/** Each workload, the metrics it must report, and whether the bare server is measured beside ours. */
+const EXPECTED: Record<string, { metrics: string[]; bare: boolean }> = {
+  startup: { metrics: ['inProcessCold', 'inProcessWarm', 'cli'], bare: true },
+  'push-monolithic': { metrics: ['throughput'], bare: true },
+  'push-chunked': { metrics: ['throughput'], bare: true },
+  pull: { metrics: ['throughput'], bare: true },
+  'manifest-head': { metrics: ['rate', 'p50', 'p99'], bare: true },
+  'manifest-get': { metrics: ['rate', 'p50', 'p99'], bare: true },
+  images: { metrics: ['rate'], bare: true },
+  tags: { metrics: ['full', 'walk'], bare: true },
+  memory: { metrics: ['growth', 'peak', 'throughput'], bare: false },
+};
+
+interface Result {
+  samples: number[];
+  median: number;
+  min: number;
+  error?: string;
+}
+interface Output {
+  workloads: Record<string, { metrics: Record<string, { unit: string; targets: Record<string, Result> }> }>;
+  targets: { target: string; value: number }[];
+}
+
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  const child = spawn(process.execPath, ['--import', 'tsx', BENCH, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+  return new Promise((resolve) => {
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+t.test('npm run bench on tiny sizes: exits 0, --json has every workload with numbers', { timeout: 120_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'bench-smoke-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const json = join(dir, 'out.json');
+  const { code, stdout, stderr } = await run([...TINY, '--json', json]);
+  t.equal(code, 0, 'exit status 0', { stderr });
+  t.match(stdout, /\| workload \| metric \|/, 'prints the results table');
+
+  const output = JSON.parse(await readFile(json, 'utf8')) as Output;
+  for (const [name, expected] of Object.entries(EXPECTED)) {
+    const workload = output.workloads[name];
+    t.ok(workload, `workload ${name} is reported`);
+    if (!workload) continue;
+    for (const metric of expected.metrics) {
+      const m = workload.metrics[metric];
+      t.ok(m && typeof m.unit === 'string', `${name}.${metric} has a unit`);
+      const who = metric === 'inProcessCold' || !expected.bare ? ['ours'] : ['ours', 'bare'];
+      for (const target of who) {
+        const result = m?.targets[target];
+        t.notOk(result?.error, `${name}.${metric} ${target}: no error`);
+        t.ok(result && result.samples.length > 0 && result.samples.every(Number.isFinite), `${name}.${metric} ${target}: numeric samples`);
+        t.ok(result && Number.isFinite(result.median) && Number.isFinite(result.min), `${name}.${metric} ${target}: numeric median and min`);
+      }
+    }
+  }
+  const hashing = output.workloads.sha256?.metrics.throughput?.targets['node:crypto'];
+  t.ok(hashing && Number.isFinite(hashing.median), 'the sha256 ceiling is measured');
+  t.ok(output.targets.length >= 10 && output.targets.every((c) => Number.isFinite(c.value)), 'every target is checked with a number');
+});
+
+t.test('bench refuses a non-loopback --against before sending anything', async (t) => {
+  const { code, stderr } = await run(['--only', 'pull', '--rounds', '1', '--blob-size', '64KiB', '--against', 'http://192.0.2.1:5000']);
+  t.not(code, 0, 'non-zero exit');
+  t.match(stderr, /not a loopback address/);
+});
