@@ -1,19 +1,32 @@
 /**
  * Bytes of one blob, kept as the list of segments they arrived in (DESIGN.md
  * "Blob bytes"): never one big concatenation at the end, which would hold the
- * blob twice at the worst moment. Incoming chunks are copied into segments
- * this writer owns, so a client writing tiny pieces cannot pin Node's 64 KiB
- * socket read buffers or make millions of small objects.
+ * blob twice at the worst moment. A large chunk that owns its whole buffer
+ * (node:http hands body chunks over so) is kept as it is, without a copy;
+ * small chunks, and slices of larger buffers, are copied into segments this
+ * writer owns, so a client writing tiny pieces cannot pin Node's socket read
+ * buffers or make millions of small objects.
  */
 
 const FIRST_SEGMENT = 64 * 1024;
 const MAX_SEGMENT = 8 * 1024 * 1024;
+/** Chunks at least this large are kept rather than copied (when they own their buffer). */
+const KEEP_CHUNK = 16 * 1024;
+
+/** The first `length` bytes of `segment` in an allocation of exactly that size (never Node's shared pool). */
+function exactCopy(segment: Buffer, length: number): Buffer {
+  const exact = Buffer.allocUnsafeSlow(length);
+  segment.copy(exact, 0, 0, length);
+  return exact;
+}
 
 export class SegmentWriter {
   #segments: Buffer[] = [];
   /** Bytes used in the last segment; every earlier segment is full. */
   #fill = 0;
   #size = 0;
+  /** Capacity of the last segment this writer allocated (segments double up to MAX_SEGMENT). */
+  #capacity = 0;
   /**
    * Bytes the current request said are coming (Content-Length). It only
    * caps the next segment, so the last one fits exactly; it never enlarges
@@ -31,11 +44,20 @@ export class SegmentWriter {
   }
 
   write(chunk: Uint8Array): void {
+    if (chunk.length >= KEEP_CHUNK && chunk.length <= MAX_SEGMENT && chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength) {
+      this.#seal();
+      this.#segments.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, 0, chunk.length));
+      this.#fill = chunk.length;
+      this.#size += chunk.length;
+      this.#expected = Math.max(0, this.#expected - chunk.length);
+      return;
+    }
     let offset = 0;
     while (offset < chunk.length) {
       let last = this.#segments[this.#segments.length - 1];
       if (!last || this.#fill === last.length) {
-        last = Buffer.allocUnsafeSlow(this.#nextCapacity(chunk.length - offset));
+        this.#capacity = this.#nextCapacity(chunk.length - offset);
+        last = Buffer.allocUnsafeSlow(this.#capacity);
         this.#segments.push(last);
         this.#fill = 0;
       }
@@ -48,9 +70,20 @@ export class SegmentWriter {
     }
   }
 
+  /**
+   * Ends the partly filled last segment before a kept chunk follows it,
+   * copying it to its exact size, so no segment holds memory beyond its
+   * bytes (it happens about once a request: the first body chunk shares
+   * its read with the headers).
+   */
+  #seal(): void {
+    const at = this.#segments.length - 1;
+    const last = this.#segments[at];
+    if (last && this.#fill < last.length) this.#segments[at] = exactCopy(last, this.#fill);
+  }
+
   #nextCapacity(pending: number): number {
-    const last = this.#segments[this.#segments.length - 1];
-    const grown = last ? Math.min(last.length * 2, MAX_SEGMENT) : FIRST_SEGMENT;
+    const grown = this.#capacity > 0 ? Math.min(this.#capacity * 2, MAX_SEGMENT) : FIRST_SEGMENT;
     const capacity = Math.max(grown, Math.min(pending, MAX_SEGMENT));
     return this.#expected > 0 ? Math.min(capacity, Math.max(this.#expected, pending)) : capacity;
   }
@@ -81,11 +114,7 @@ export class SegmentWriter {
   finish(): Buffer[] {
     const segments = this.#segments;
     const last = segments[segments.length - 1];
-    if (last && this.#fill < last.length) {
-      const exact = Buffer.allocUnsafeSlow(this.#fill);
-      last.copy(exact, 0, 0, this.#fill);
-      segments[segments.length - 1] = exact;
-    }
+    if (last && this.#fill < last.length) segments[segments.length - 1] = exactCopy(last, this.#fill);
     this.#segments = [];
     this.#fill = 0;
     this.#size = 0;
