@@ -77,13 +77,18 @@ t.test('a wrong password, an unknown user, another scheme: 401, and the same ans
     ['password with a suffix', basic('alice', 'secret ')],
     ['empty password', basic('alice', '')],
     ['unknown user', basic('mallory', 'secret')],
-    ['empty user and password', basic('', '')],
   ];
+  const routes = [{ method: 'GET', path: '/v2/' }, { method: 'PUT', path: '/v2/team/app/manifests/v1' }, { method: 'HEAD', path: `/v2/team/app/blobs/${DIGEST}` }];
   for (const [what, authorization] of wrong) {
-    for (const { method, path } of [{ method: 'GET', path: '/v2/' }, { method: 'PUT', path: '/v2/team/app/manifests/v1' }, { method: 'HEAD', path: `/v2/team/app/blobs/${DIGEST}` }]) {
+    for (const { method, path } of routes) {
       const reply = await send(registry.url, method, path, { headers: { authorization } });
       assertUnauthorized(t, reply, method, 'invalid username or password', `${what}: ${method} ${path}`);
     }
+  }
+  // An empty pair (`:`), as some clients send before they have credentials, is no credential at all.
+  for (const { method, path } of routes) {
+    const reply = await send(registry.url, method, path, { headers: { authorization: basic('', '') } });
+    assertUnauthorized(t, reply, method, 'authentication required', `empty user and password: ${method} ${path}`);
   }
   // A token is not Basic credentials.
   const bearer = await send(registry.url, 'GET', '/v2/', { headers: { authorization: 'Bearer abc.def.ghi' } });

@@ -66,14 +66,19 @@ export class Authenticator {
     const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon < 0) return 'malformed';
+    // An empty pair (some clients send `:` before they have credentials) is no credential at all.
+    if (decoded === ':') return 'absent';
     return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
   }
 
   /** What `user` may do on `scope`, intersected with what it asked for. */
   grant(scope: Scope, user: string | undefined): Scope {
     const allowed = allowedActions(scope, user, this.#access, this.anonymous);
-    const actions = scope.actions.includes('*') ? (allowed.includes('*') ? ['*' as const] : []) : scope.actions.filter((a) => covers(allowed, [a]));
-    return { ...scope, actions };
+    if (!scope.actions.includes('*')) return { ...scope, actions: scope.actions.filter((a) => covers(allowed, [a])) };
+    // `*` (what skopeo asks for a delete) is granted whole when every action is
+    // allowed, as distribution reads it; otherwise the actions that are.
+    const all: Action[] = scope.type === 'registry' ? ['*'] : ['pull', 'push', 'delete'];
+    return { ...scope, actions: covers(allowed, all) ? ['*'] : allowed.filter((a) => a !== '*') };
   }
 
   /**
