@@ -98,6 +98,8 @@ export class RegistryEvents extends EventEmitter<RegistryEventMap> {
    * the registry's own work from running.
    */
   override emit<K extends keyof RegistryEventMap>(event: K, ...args: RegistryEventMap[K]): boolean {
+    // Every request emits: without listeners, cost nothing.
+    if (this.listenerCount(event) === 0) return false;
     const listeners = this.rawListeners(event) as ((...a: unknown[]) => void)[];
     for (const listener of listeners) {
       try {

@@ -1,7 +1,7 @@
 // Shared fixtures for the protocol tests: media types, manifest builders,
 // error-envelope assertions and a Link-header walker. Built on http.ts and
 // push.ts; everything here goes over HTTP like a client would.
-import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+import type { OutgoingHttpHeaders } from 'node:http';
 import { send, sha256, type Reply } from './http.js';
 import { OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, pushBlob, type Descriptor } from './push.js';
 
@@ -61,36 +61,12 @@ export function assertError(t: Asserts, reply: Reply, status: number, code: stri
   t.equal(typeof first?.message, 'string', 'error has a message');
 }
 
-/** A reply with the raw header list, so a test can count repeated header lines. */
-export interface RawReply extends Reply {
-  rawHeaders: string[];
-}
+/** A reply with its header lines as received (`send` keeps them): kept for the tests that ask for it by this name. */
+export type RawReply = Reply;
 
-/** Like `send`, but also returns the raw header lines (name, value, name, value …). */
-export function sendRawHeaders(base: string, method: string, path: string, options: { headers?: OutgoingHttpHeaders; body?: Buffer | string } = {}): Promise<RawReply> {
-  const body = typeof options.body === 'string' ? Buffer.from(options.body) : options.body;
-  const headers: OutgoingHttpHeaders = { ...options.headers };
-  if (body) headers['Content-Length'] = body.length;
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(new URL(path, base), { method, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', reject);
-      res.on('end', () => {
-        const bytes = Buffer.concat(chunks);
-        let json: any;
-        try {
-          json = bytes.length ? JSON.parse(bytes.toString('utf8')) : undefined;
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers as IncomingHttpHeaders, rawHeaders: res.rawHeaders, body: bytes, json });
-      });
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+/** Sends a request and keeps the raw header lines, e.g. to count `OCI-Tag` lines. */
+export const sendRawHeaders = (base: string, method: string, path: string, options: { headers?: OutgoingHttpHeaders; body?: Buffer | string } = {}): Promise<RawReply> =>
+  send(base, method, path, options);
 
 /** Every value of a header, one per header line, from raw headers. */
 export function headerLines(raw: string[], name: string): string[] {

@@ -8,6 +8,8 @@ import { startRegistry, type RegistryOptions, type RunningRegistry } from '../..
 export interface Reply {
   status: number;
   headers: IncomingHttpHeaders;
+  /** Header lines as received (names and values alternating), to see repeated headers. */
+  rawHeaders: string[];
   body: Buffer;
   /** The body parsed as JSON (undefined when empty or not JSON). */
   json: any;
@@ -39,7 +41,7 @@ export function send(base: string, method: string, path: string, options: SendOp
         } catch {
           json = undefined;
         }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: bytes, json });
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body: bytes, json });
       });
     });
     req.on('error', reject);
