@@ -18,20 +18,42 @@ export function bytesRead(req: IncomingMessage): number {
 
 /**
  * Streams the request body into `sink` as it arrives and returns how many
- * bytes came. Rejects when the client goes away mid-body; the caller rolls
- * back whatever the sink received.
+ * bytes came. Rejects when the client goes away mid-body, or with what the
+ * sink threw; either way the caller rolls back what the sink received. A
+ * sink that throws leaves the request paused, not destroyed, so the error
+ * can still be answered (see `drain`).
  */
-export async function streamBody(req: IncomingMessage, sink: (chunk: Buffer) => void): Promise<number> {
-  let total = 0;
-  try {
-    for await (const chunk of req as AsyncIterable<Buffer>) {
+export function streamBody(req: IncomingMessage, sink: (chunk: Buffer) => void): Promise<number> {
+  if (req.readableEnded) return Promise.resolve(0);
+  return new Promise((resolve, reject) => {
+    let total = 0;
+    const settle = (error?: unknown) => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+      received.set(req, total);
+      if (error === undefined) resolve(total);
+      else reject(error);
+    };
+    const onData = (chunk: Buffer) => {
       total += chunk.length;
-      sink(chunk);
-    }
-  } finally {
-    received.set(req, total);
-  }
-  return total;
+      try {
+        sink(chunk);
+      } catch (error) {
+        req.pause();
+        settle(error);
+      }
+    };
+    const onEnd = () => settle();
+    const onError = (error: Error) => settle(error);
+    // A client gone mid-body: node:http closes the request without an end.
+    const onClose = () => settle(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onError);
+    req.once('close', onClose);
+  });
 }
 
 /**
@@ -49,4 +71,39 @@ export async function readBody(req: IncomingMessage, limit: number, tooLarge: ()
     chunks.push(chunk);
   });
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
+/**
+ * Reads and discards the rest of a request body, up to `limit` bytes, before
+ * an early answer (an error, an injected fault): a client still writing its
+ * upload would otherwise hit a closed socket and never read the status.
+ * Resolves true when the body was read to its end, false when it was longer
+ * than `limit` or the client went away (the caller then closes the connection).
+ */
+export function drain(req: IncomingMessage, limit: number): Promise<boolean> {
+  if (req.complete) return Promise.resolve(true);
+  if (req.destroyed) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    let seen = 0;
+    const done = (whole: boolean) => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('close', onClose);
+      resolve(whole);
+    };
+    const onData = (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > limit) {
+        req.pause();
+        done(false);
+      }
+    };
+    const onEnd = () => done(true);
+    const onClose = () => done(req.complete);
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('close', onClose);
+    // A sink that threw left the request paused: flow again to discard the rest.
+    req.resume();
+  });
 }

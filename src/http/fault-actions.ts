@@ -4,6 +4,7 @@ import { ERROR_CODES, type ErrorCode } from '../oci/errors.js';
 import type { FaultAction } from '../control/faults.js';
 import type { RouteKind } from './route.js';
 import { sendEmpty, sendJson } from './reply.js';
+import { drain } from './body.js';
 
 /** The spec code a 4xx of this status most likely carries on this route, for a fault that names none. */
 function codeFor(status: number, route: RouteKind | undefined): ErrorCode | 'UNKNOWN' {
@@ -88,6 +89,8 @@ export async function applyFault(action: FaultAction, res: ServerResponse, route
     cutAfter(res, () => action.truncate);
     return { answered: false };
   }
+  // An answering fault lets the client finish sending first, as an error answer does.
+  if (!(await drain(res.req, 1024 * 1024))) res.setHeader('Connection', 'close');
   if ('rateLimit' in action) {
     const seconds = Math.ceil(action.rateLimit.retryAfterSeconds);
     sendJson(res, 429, { errors: [{ code: 'TOOMANYREQUESTS', message: `too many requests (injected by ${id}): retry after ${seconds} s` }] }, { 'Retry-After': String(seconds) });

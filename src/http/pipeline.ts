@@ -7,6 +7,7 @@ import type { Faults } from '../control/faults.js';
 import { checkRoute, notFound, parseRoute, type Route, type RouteKind } from './route.js';
 import { sendError, sendJson } from './reply.js';
 import { RequestRecorder, type RecordListener } from './record.js';
+import { drain } from './body.js';
 import { RateLimiter } from './rate-limit.js';
 import type { BlobRedirects } from '../api/redirect.js';
 import type { Authenticator } from '../auth/authenticate.js';
@@ -109,9 +110,9 @@ export function createPipeline(store: SeedableStore, options: ResolvedOptions, c
   return (req, res) => {
     const recorder = onRecord ? new RequestRecorder(req, res, onRecord) : undefined;
     handle(req, res, deps, recorder)
-      .catch((error: unknown) => {
+      .catch(async (error: unknown) => {
         if (recorder) recorder.code = error instanceof RegistryError ? error.code : 'UNKNOWN';
-        fail(req, res, error, options);
+        await fail(req, res, error, options);
       })
       .catch(() => res.destroy());
   };
@@ -193,7 +194,10 @@ function isAbort(error: unknown): boolean {
   return code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ABORT_ERR' || (error as Error | undefined)?.message === 'aborted';
 }
 
-function fail(req: IncomingMessage, res: ServerResponse, error: unknown, options: ResolvedOptions): void {
+/** How much of an unread body an error answer waits for before it closes the connection instead. */
+const DRAIN_LIMIT = 1024 * 1024;
+
+async function fail(req: IncomingMessage, res: ServerResponse, error: unknown, options: ResolvedOptions): Promise<void> {
   // The client went away mid-request: there is no one to answer (any other error is still a bug to report).
   if (isAbort(error) && (req.destroyed || res.destroyed)) return;
   if (res.headersSent) {
@@ -201,8 +205,10 @@ function fail(req: IncomingMessage, res: ServerResponse, error: unknown, options
     res.destroy();
     return;
   }
-  // A body we did not read would be parsed as the next request: close instead.
-  if (!req.complete) res.setHeader('Connection', 'close');
+  // Let a client finish sending a (small) body so it reads the answer; a body
+  // left unread would be parsed as the next request, so then close instead.
+  if (!(await drain(req, DRAIN_LIMIT)) && !res.destroyed) res.setHeader('Connection', 'close');
+  if (res.destroyed) return;
   const head = req.method === 'HEAD';
   if (error instanceof RegistryError) {
     sendError(res, error, head);
