@@ -6,12 +6,11 @@
 // without it, the registry opens a normal upload (202). The CLI takes the
 // rules as `--auth` JSON or @FILE.
 import t, { type Test } from 'tap';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { RegistryOptions } from '../src/index.js';
+import { startCli } from './helpers/cli-source.js';
 import { send, sha256, startFor, type Reply } from './helpers/http.js';
 import { OCI_CONFIG, OCI_LAYER, OCI_MANIFEST } from './helpers/push.js';
 
@@ -246,37 +245,6 @@ t.test('mount with Bearer: the token must carry pull on `from`', async (t) => {
 
 // --- the CLI ---------------------------------------------------------------
 
-const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
-
-interface RunningCli {
-  url: string;
-  stderr(): string;
-  stop(): Promise<number | null>;
-}
-
-/** Runs the CLI from source (tsx) with `args` on a free port; resolves once its ready line is out. */
-function startCli(t: Test, args: string[]): Promise<RunningCli> {
-  const env = { ...process.env };
-  delete env.NODE_OPTIONS;
-  delete env.PORT;
-  const script = `import { main } from ${JSON.stringify(CLI)}; await main(process.argv.slice(1));`;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, '--', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  return new Promise((resolve, reject) => {
-    child.stdout.on('data', () => {
-      const match = /^oci-test-registry listening on (http:\/\/\S+)\n/.exec(stdout);
-      if (match) resolve({ url: match[1]!, stderr: () => stderr, stop: () => (child.kill('SIGTERM'), exited) });
-    });
-    void exited.then((code) => reject(new Error(`the CLI exited with ${code} before its ready line: ${stderr}`)));
-  });
-}
 
 t.test('CLI: --auth @FILE takes the auth option as JSON, access rules included', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'oci-test-registry-auth-'));

@@ -3,10 +3,9 @@
 // and tokens never reach the journal, the onRequest records, or the CLI's
 // `--log` output (JSON or text).
 import t, { type Test } from 'tap';
-import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { startRegistry, type RegistryOptions, type RequestRecord, type RunningRegistry } from '../src/index.js';
+import { startCli } from './helpers/cli-source.js';
 import { send, sendRaw, sha256, startFor, type Reply } from './helpers/http.js';
 
 const PASSWORD = 'pw-Xq7!s3cr3t';
@@ -244,47 +243,6 @@ t.test('the journal and onRequest records hold no password and no token', async 
 
 // --- the CLI ---------------------------------------------------------------
 
-const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
-
-interface RunningCli {
-  url: string;
-  host: string;
-  stdout(): string;
-  stderr(): string;
-  stop(): Promise<number | null>;
-}
-
-/** Runs the CLI from source (tsx) with `args` on a free port; resolves once its ready line is out. */
-function startCli(t: Test, args: string[]): Promise<RunningCli> {
-  const env = { ...process.env };
-  delete env.NODE_OPTIONS;
-  delete env.PORT;
-  const script = `import { main } from ${JSON.stringify(CLI)}; await main(process.argv.slice(1));`;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, '--', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  const exited = new Promise<number | null>((resolve) => {
-    // Wait for both pipes to drain so stderr holds every log line.
-    let pending = 3;
-    let code: number | null = null;
-    const done = () => --pending === 0 && resolve(code);
-    child.once('exit', (c) => ((code = c), done()));
-    child.stdout.once('close', done);
-    child.stderr.once('close', done);
-  });
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  return new Promise((resolve, reject) => {
-    child.stdout.on('data', () => {
-      const match = /^oci-test-registry listening on (http:\/\/(\S+))\n/.exec(stdout);
-      if (match) resolve({ url: match[1]!, host: match[2]!, stdout: () => stdout, stderr: () => stderr, stop: () => (child.kill('SIGTERM'), exited) });
-    });
-    void exited.then((code) => reject(new Error(`the CLI exited with ${code} before its ready line: ${stderr}`)));
-  });
-}
 
 t.test('CLI --auth basic:USER:PASSWORD with --log json: the log holds no credential', async (t) => {
   for (const format of ['json', 'text'] as const) {
