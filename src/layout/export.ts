@@ -120,10 +120,10 @@ function references(manifest: StoredManifest): { blobs: IndexEntry[]; manifests:
  * per tag (annotation `org.opencontainers.image.ref.name` = the bare tag, as
  * skopeo and oras write it) followed by one untagged entry per referrer
  * (manifests whose `subject` is a written manifest). Children of an index are
- * written as blobs, not entries. Untagged manifests that are neither children
- * nor referrers, and blobs no manifest names, are not written: the Store
- * interface cannot list them. `dir` may hold an earlier export: files are
- * replaced, stale blobs stay.
+ * written as blobs, not entries. Then every other manifest of the repository
+ * that no manifest names becomes an untagged entry, and every other linked
+ * blob a blob file, so the export holds all the repository holds. `dir` may
+ * hold an earlier export: files are replaced, stale blobs stay.
  *
  * Nothing is written outside `dir`: paths come from validated digests only,
  * and a symbolic link inside `dir` that leads out of it is refused.
@@ -196,6 +196,27 @@ async function writeLayout(store: Store, name: string, writer: LayoutWriter): Pr
         entries.push(entry);
       }
       await writeManifest(manifest);
+    }
+  }
+
+  // Everything else the repository holds: untagged manifests that no other
+  // manifest names become untagged entries (their children follow them), and
+  // blobs no manifest names are written as blob files, so nothing pushed is lost.
+  const contents = await store.contents(name);
+  if (contents) {
+    const stored = (await Promise.all(contents.manifests.map((digest) => store.manifest(name, digest)))).filter((m): m is StoredManifest => m !== undefined);
+    const children = new Set(stored.flatMap((m) => references(m).manifests.map((c) => c.digest)));
+    for (const manifest of stored) {
+      if (written.has(manifest.digest) || children.has(manifest.digest)) continue;
+      entries.push({ mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.bytes.length });
+      listed.add(manifest.digest);
+      await writeManifest(manifest);
+    }
+    for (const manifest of stored) if (!written.has(manifest.digest)) await writeManifest(manifest);
+    for (const digest of contents.blobs) {
+      if (written.has(digest)) continue;
+      const blob = await store.blob(name, digest);
+      if (blob) await writeBlob(blob.digest, blob.segments, blob.size);
     }
   }
 

@@ -294,6 +294,13 @@ export class MemoryStore extends SeedableStore implements Store {
     return this.#lock.read(() => this.#repository(name)?.sortedTags.page(page));
   }
 
+  contents(name: string): Promise<{ manifests: string[]; blobs: string[] } | undefined> {
+    return this.#lock.read(() => {
+      const repository = this.#repository(name);
+      return repository && { manifests: [...repository.manifests.keys()].sort(), blobs: [...repository.blobs].sort() };
+    });
+  }
+
   referrers(name: string, digest: string, artifactType?: string): Promise<ReferrerDescriptor[]> {
     return this.#lock.read(() => {
       const repository = this.#repository(name);

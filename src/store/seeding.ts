@@ -104,6 +104,7 @@ export abstract class SeedableStore implements Store {
   abstract deleteManifest(name: string, digest: string): Promise<boolean>;
   abstract deleteTag(name: string, tag: string): Promise<boolean>;
   abstract tags(name: string, page?: PageRequest): Promise<Page | undefined>;
+  abstract contents(name: string): Promise<{ manifests: string[]; blobs: string[] } | undefined>;
   abstract referrers(name: string, digest: string, artifactType?: string): Promise<ReferrerDescriptor[]>;
   abstract startUpload(name: string, algorithm: DigestAlgorithm): Promise<UploadSession>;
   abstract upload(name: string, id: string): Promise<UploadSession>;

@@ -88,6 +88,8 @@ export interface Store {
   deleteTag(name: string, tag: string): Promise<boolean>;
   /** Tags of a repository in lexical order, paged; undefined when the repository is unknown. */
   tags(name: string, page?: PageRequest): Promise<Page | undefined>;
+  /** Digests of every manifest and every linked blob of a repository (undefined when unknown), e.g. for a full export. */
+  contents(name: string): Promise<{ manifests: string[]; blobs: string[] } | undefined>;
   /** Manifests in `name` whose subject is `digest`, optionally only those of one artifactType. */
   referrers(name: string, digest: string, artifactType?: string): Promise<ReferrerDescriptor[]>;
 
