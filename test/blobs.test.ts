@@ -4,6 +4,7 @@
 import t from 'tap';
 import { send, sendRaw, sha256, sha512, startFor, type Reply, type SendOptions } from './helpers/http.js';
 import { pushBlob } from './helpers/push.js';
+import { checkErrorEnvelope } from './helpers/fixtures.js';
 import { ERROR_CODES } from '../src/index.js';
 
 /** The `t` a subtest callback receives (tap does not export the plugin-extended type by name). */
@@ -19,20 +20,9 @@ async function call(t: Test, base: string, method: string, path: string, options
   return reply;
 }
 
-/** spec "Error Codes": `{"errors":[{"code","message",...}]}` as application/json; HEAD gets the headers only. */
+/** spec "Error Codes": the OCI envelope with the right status and code (see checkErrorEnvelope). */
 function checkError(t: Test, reply: Reply, status: number, code: string | string[], head = false, what = ''): void {
-  const label = what ? `${what}: ` : '';
-  t.equal(reply.status, status, `${label}status ${status}`);
-  t.equal(reply.headers['content-type'], 'application/json', `${label}error Content-Type`);
-  if (head) return;
-  const errors = reply.json?.errors;
-  t.ok(Array.isArray(errors) && errors.length > 0, `${label}error envelope has errors[]`);
-  for (const error of errors ?? []) {
-    t.ok(Object.hasOwn(ERROR_CODES, error.code), `${label}code ${error.code} is one of the spec's codes`);
-    t.type(error.message, 'string', `${label}error has a message`);
-  }
-  const codes = Array.isArray(code) ? code : [code];
-  t.ok(codes.includes(errors?.[0]?.code), `${label}error code ${errors?.[0]?.code} is ${codes.length > 3 ? 'a spec code' : codes.join(' or ')}`);
+  checkErrorEnvelope(t, reply, status, Array.isArray(code) ? code : [code], what ? `${what}: ` : '', head);
 }
 
 /** mulberry32: a tiny seeded PRNG, so every run pushes the same bytes. */

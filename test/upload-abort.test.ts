@@ -5,7 +5,7 @@
 // closing) or on state the registry reports.
 import t from 'tap';
 import { request, type ClientRequest, type OutgoingHttpHeaders } from 'node:http';
-import { send, sendRaw, sha256, type Reply, type SendOptions } from './helpers/http.js';
+import { collectReply, send, sendRaw, sha256, type Reply, type SendOptions } from './helpers/http.js';
 import { ERROR_CODES, startRegistry, type RegistryOptions, type RunningRegistry } from '../src/index.js';
 
 /** The `t` a subtest callback receives (tap does not export the plugin-extended type by name). */
@@ -95,21 +95,7 @@ function begin(registry: RunningRegistry, method: string, path: string, headers:
   const req = request({ host: '127.0.0.1', port: registry.port, method, path, headers, agent: false });
   const response = new Promise<Reply>((resolve, reject) => {
     req.on('error', reject);
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', reject);
-      res.on('end', () => {
-        const body = Buffer.concat(chunks);
-        let json: any;
-        try {
-          json = body.length ? JSON.parse(body.toString('utf8')) : undefined;
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json });
-      });
-    });
+    req.on('response', (res) => collectReply(res).then(resolve, reject));
   });
   response.catch(() => undefined); // an abandoned request rejects; the test does not await it then
   const closed = new Promise<void>((resolve) => req.on('close', () => resolve()));

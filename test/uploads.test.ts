@@ -4,9 +4,10 @@
 // names, methods, session lifetime, digests and digest algorithms.
 import t from 'tap';
 import { request, type OutgoingHttpHeaders } from 'node:http';
-import { send, sha256, sha512, startFor, type Reply, type SendOptions } from './helpers/http.js';
+import { collectReply, send, sha256, sha512, startFor, type Reply, type SendOptions } from './helpers/http.js';
 import { pushBlob } from './helpers/push.js';
-import { ERROR_CODES, type RunningRegistry } from '../src/index.js';
+import { checkErrorEnvelope } from './helpers/fixtures.js';
+import type { RunningRegistry } from '../src/index.js';
 
 /** The `t` a subtest callback receives (tap does not export the plugin-extended type by name). */
 type Test = Parameters<Extract<Parameters<typeof t.test>[0], (...args: any[]) => any>>[0];
@@ -31,41 +32,19 @@ function checkCommon(t: Test, method: string, path: string, reply: Reply): void 
 function sendPath(t: Test, registry: RunningRegistry, method: string, path: string, headers: OutgoingHttpHeaders = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port: registry.port, method, path, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', reject);
-      res.on('end', () => {
-        const body = Buffer.concat(chunks);
-        let json: any;
-        try {
-          json = body.length ? JSON.parse(body.toString('utf8')) : undefined;
-        } catch {
-          json = undefined;
-        }
-        const reply = { status: res.statusCode ?? 0, headers: res.headers, body, json };
+      collectReply(res).then((reply) => {
         checkCommon(t, method, path, reply);
         resolve(reply);
-      });
+      }, reject);
     });
     req.on('error', reject);
     req.end();
   });
 }
 
-/** spec "Error Codes": `{"errors":[{"code","message",...}]}` as application/json; HEAD gets the headers only. */
+/** spec "Error Codes": the OCI envelope with the right status and code (see checkErrorEnvelope). */
 function checkError(t: Test, reply: Reply, status: number, code: string | string[], what = '', head = false): void {
-  const label = what ? `${what}: ` : '';
-  t.equal(reply.status, status, `${label}status ${status}`);
-  t.equal(reply.headers['content-type'], 'application/json', `${label}error Content-Type`);
-  if (head) return;
-  const errors = reply.json?.errors;
-  t.ok(Array.isArray(errors) && errors.length > 0, `${label}error envelope has errors[]`);
-  for (const error of errors ?? []) {
-    t.ok(Object.hasOwn(ERROR_CODES, error.code), `${label}code ${error.code} is one of the spec's codes`);
-    t.type(error.message, 'string', `${label}error has a message`);
-  }
-  const codes = Array.isArray(code) ? code : [code];
-  t.ok(codes.includes(errors?.[0]?.code), `${label}error code ${errors?.[0]?.code} is ${codes.join(' or ')}`);
+  checkErrorEnvelope(t, reply, status, Array.isArray(code) ? code : [code], what ? `${what}: ` : '', head);
 }
 
 /** A location (relative or absolute) with extra query parameters, as a path to request. */

@@ -61,6 +61,25 @@ export function assertError(t: Asserts, reply: Reply, status: number, code: stri
   t.equal(typeof first?.message, 'string', 'error has a message');
 }
 
+/**
+ * spec "Error Codes": `{"errors":[{"code","message",...}]}` as
+ * application/json, every code one of the spec's, the first one of `codes`;
+ * HEAD gets the status and headers only. Checks everything, even after a
+ * wrong status (compare assertError, which stops there).
+ */
+export function checkErrorEnvelope(t: Asserts & { type(found: any, type: any, ...message: any[]): unknown }, reply: Reply, status: number, codes: string[], label: string, head: boolean): void {
+  t.equal(reply.status, status, `${label}status ${status}`);
+  t.equal(reply.headers['content-type'], 'application/json', `${label}error Content-Type`);
+  if (head) return;
+  const errors = reply.json?.errors;
+  t.ok(Array.isArray(errors) && errors.length > 0, `${label}error envelope has errors[]`);
+  for (const error of errors ?? []) {
+    t.ok((SPEC_ERROR_CODES as readonly string[]).includes(error.code), `${label}code ${error.code} is one of the spec's codes`);
+    t.type(error.message, 'string', `${label}error has a message`);
+  }
+  t.ok(codes.includes(errors?.[0]?.code), `${label}error code ${errors?.[0]?.code} is ${codes.length > 3 ? 'a spec code' : codes.join(' or ')}`);
+}
+
 /** A reply with its header lines as received (`send` keeps them): kept for the tests that ask for it by this name. */
 export type RawReply = Reply;
 

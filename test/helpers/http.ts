@@ -1,6 +1,6 @@
 // Test-side HTTP client: node:http with nothing added behind our back, so a
 // test controls every header (Content-Length, Content-Range …) it sends.
-import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
 import { createHash } from 'node:crypto';
 import { startRegistry, type RegistryOptions, type RunningRegistry } from '../../src/index.js';
@@ -20,6 +20,25 @@ export interface SendOptions {
   body?: Buffer | string;
 }
 
+/** Reads a whole response into a Reply (body bytes, and the body as JSON when it is JSON). */
+export function collectReply(res: IncomingMessage): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('error', reject);
+    res.on('end', () => {
+      const bytes = Buffer.concat(chunks);
+      let json: any;
+      try {
+        json = bytes.length ? JSON.parse(bytes.toString('utf8')) : undefined;
+      } catch {
+        json = undefined;
+      }
+      resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body: bytes, json });
+    });
+  });
+}
+
 /** Sends one request to `base` (a registry url) and collects the whole reply. */
 export function send(base: string, method: string, path: string, options: SendOptions = {}): Promise<Reply> {
   const url = new URL(path, base);
@@ -29,21 +48,7 @@ export function send(base: string, method: string, path: string, options: SendOp
     headers['Content-Length'] = body.length;
   }
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', reject);
-      res.on('end', () => {
-        const bytes = Buffer.concat(chunks);
-        let json: any;
-        try {
-          json = bytes.length ? JSON.parse(bytes.toString('utf8')) : undefined;
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body: bytes, json });
-      });
-    });
+    const req = httpRequest(url, { method, headers, agent: false }, (res) => collectReply(res).then(resolve, reject));
     req.on('error', reject);
     req.end(body);
   });
