@@ -7,40 +7,20 @@
 // upload. skopeo runs through promisified execFile so the in-process registry
 // keeps serving. Needs `skopeo` on PATH (or $SKOPEO).
 import t, { type Test } from 'tap';
-import { execFile, type ExecFileException } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { JournalEntry, RegistryOptions, RunningRegistry } from '../../src/index.js';
 import { send, startFor } from '../helpers/http.js';
-import { blobsOf, buildImage, pseudoRandomBytes, readLayout, taggedEntry, writeLayout, type Image } from './layout.js';
-
-const SKOPEO = process.env.SKOPEO ?? 'skopeo';
-const SKOPEO_TIMEOUT_MS = 120_000;
-const execFileAsync = promisify(execFile);
-
-interface Outcome {
-  code: number | null;
-  stdout: Buffer;
-  stderr: string;
-}
+import { blobsOf, readLayout, taggedEntry, writeLayout, type Image } from './layout.js';
+import { runSkopeo, sampleImage, tempDir, type Outcome } from './skopeo-run.js';
 
 /**
  * One skopeo run in its own HOME, so no auth file or docker config of the
  * machine is read (credentials come only from the flags) and the blob-info
  * cache is the test's own.
  */
-async function skopeo(home: string, ...args: string[]): Promise<Outcome> {
-  const env = { PATH: process.env.PATH ?? '', HOME: home, XDG_RUNTIME_DIR: home, XDG_CONFIG_HOME: join(home, '.config'), REGISTRY_AUTH_FILE: join(home, 'auth.json') };
-  try {
-    const { stdout, stderr } = await execFileAsync(SKOPEO, ['--insecure-policy', ...args], { encoding: 'buffer', timeout: SKOPEO_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024, env });
-    return { code: 0, stdout, stderr: stderr.toString('utf8') };
-  } catch (error) {
-    const failure = error as ExecFileException & { stdout?: Buffer; stderr?: Buffer };
-    const why = typeof failure.code === 'number' ? '' : `\n(${failure.code ?? ''} ${failure.signal ?? ''} ${failure.message})`;
-    return { code: typeof failure.code === 'number' ? failure.code : null, stdout: failure.stdout ?? Buffer.alloc(0), stderr: (failure.stderr?.toString('utf8') ?? '') + why };
-  }
+function skopeo(home: string, ...args: string[]): Promise<Outcome> {
+  return runSkopeo(args, { PATH: process.env.PATH ?? '', HOME: home, XDG_RUNTIME_DIR: home, XDG_CONFIG_HOME: join(home, '.config'), REGISTRY_AUTH_FILE: join(home, 'auth.json') });
 }
 
 function succeeded(t: Test, outcome: Outcome, what: string): boolean {
@@ -53,21 +33,10 @@ function refused(t: Test, outcome: Outcome, reason: RegExp, what: string): void 
   t.match(outcome.stderr, reason, `${what}: ${reason}`);
 }
 
-async function tempHome(t: Test): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'oci-test-registry-interop-auth-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  return dir;
+function tempHome(t: Test): Promise<string> {
+  return tempDir(t, 'interop-auth');
 }
 
-/** A small text layer and a 1 MiB incompressible one. */
-function sampleImage(name: string): Image {
-  return buildImage({
-    layers: [
-      [{ name: 'etc/' }, { name: 'etc/image-name', content: `${name}\n` }],
-      [{ name: 'opt/' }, { name: `opt/${name}.bin`, content: pseudoRandomBytes(1024 * 1024, name) }],
-    ],
-  });
-}
 
 function basicHeader(user: string, password: string): string {
   return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;

@@ -11,36 +11,23 @@
 //   the manifest PUT by tag last.
 // Needs `skopeo` on PATH (or $SKOPEO). Run with `npm run test:interop`.
 import t from 'tap';
-import { execFile, type ExecFileException } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { JournalEntry } from '../../src/index.js';
 import { startFor } from '../helpers/http.js';
 import { OCI_MANIFEST, buildImage, pseudoRandomBytes, writeLayout, type Blob, type Image } from './layout.js';
-
-const SKOPEO = process.env.SKOPEO ?? 'skopeo';
+import { runSkopeo, tempDir as newTempDir, type Outcome } from './skopeo-run.js';
 
 /** Runs skopeo; resolves with its exit code and stderr instead of throwing. */
-async function skopeo(...args: string[]): Promise<{ code: number | null; stderr: string }> {
-  try {
-    const { stderr } = await promisify(execFile)(SKOPEO, ['--insecure-policy', ...args], { timeout: 120_000, maxBuffer: 64 * 1024 * 1024 });
-    return { code: 0, stderr };
-  } catch (error) {
-    const failure = error as ExecFileException & { stderr?: string };
-    return { code: typeof failure.code === 'number' ? failure.code : null, stderr: `${failure.stderr ?? ''}\n${failure.message}` };
-  }
+function skopeo(...args: string[]): Promise<Outcome> {
+  return runSkopeo(args);
 }
 
 interface Teardown {
   teardown(fn: () => unknown): void;
 }
 
-async function tempDir(t: Teardown): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'oci-test-registry-journal-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  return dir;
+function tempDir(t: Teardown): Promise<string> {
+  return newTempDir(t, 'journal');
 }
 
 /** An image whose layers are `sizes` bytes of incompressible content each. */

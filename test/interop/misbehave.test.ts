@@ -14,53 +14,22 @@
 //
 // Needs `skopeo` on PATH (or $SKOPEO); .ci/run installs it.
 import t from 'tap';
-import { execFile, type ExecFileException } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { send, startFor } from '../helpers/http.js';
 import { pushBlob, pushManifest } from '../helpers/push.js';
 import { OCI_MANIFEST, blobsOf, buildImage, pseudoRandomBytes, readLayout, taggedEntry, writeLayout, type Image } from './layout.js';
+import { runSkopeo, sampleImage, tempDir as newTempDir, type Outcome } from './skopeo-run.js';
 import type { RunningRegistry } from '../../src/index.js';
-
-const SKOPEO = process.env.SKOPEO ?? 'skopeo';
-const SKOPEO_TIMEOUT_MS = 120_000;
-const execFileAsync = promisify(execFile);
 
 /** The `t` a tap test callback receives. */
 type Test = Parameters<Extract<Parameters<typeof t.test>[0], (t: never) => unknown>>[0];
 
-interface Outcome {
-  code: number | null;
-  stderr: string;
+function skopeo(...args: string[]): Promise<Outcome> {
+  return runSkopeo(args);
 }
 
-/** Runs skopeo (with --insecure-policy: no dependence on /etc/containers/policy.json) and reports how it ended. */
-async function skopeo(...args: string[]): Promise<Outcome> {
-  try {
-    const { stderr } = await execFileAsync(SKOPEO, ['--insecure-policy', ...args], { timeout: SKOPEO_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 });
-    return { code: 0, stderr };
-  } catch (error) {
-    const failure = error as ExecFileException & { stderr?: string };
-    return { code: typeof failure.code === 'number' ? failure.code : null, stderr: `${failure.stderr ?? ''}${typeof failure.code === 'number' ? '' : `\n(${failure.message})`}` };
-  }
-}
-
-async function tempDir(t: Test): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'oci-test-registry-misbehave-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** A small text layer and a 1 MiB incompressible one. */
-function sampleImage(name: string): Image {
-  return buildImage({
-    layers: [
-      [{ name: 'etc/' }, { name: 'etc/image-name', content: `${name}\n` }],
-      [{ name: 'opt/' }, { name: `opt/${name}.bin`, content: pseudoRandomBytes(1024 * 1024, name) }],
-    ],
-  });
+function tempDir(t: Test): Promise<string> {
+  return newTempDir(t, 'misbehave');
 }
 
 /** Pushes an image over plain HTTP, before any fault is set. */

@@ -3,11 +3,8 @@
 // every digest and byte on both sides. Needs `skopeo` on PATH (or $SKOPEO);
 // .ci/run installs it. Run with `npm run test:interop`.
 import t from 'tap';
-import { execFile, type ExecFileException } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { send, startFor } from '../helpers/http.js';
 import { pushBlob, pushManifest } from '../helpers/push.js';
 import {
@@ -24,43 +21,15 @@ import {
   type ImageIndex,
 } from './layout.js';
 import { startWire, type WireRecord } from './wire.js';
-
-const SKOPEO = process.env.SKOPEO ?? 'skopeo';
-/** One skopeo command; generous, since CI machines can be slow, but a hung client must not hang the suite. */
-const SKOPEO_TIMEOUT_MS = 120_000;
-
-const execFileAsync = promisify(execFile);
+import { runSkopeo, tempDir as newTempDir, type Outcome } from './skopeo-run.js';
 
 /** The `t` a tap test callback receives. */
 type Test = Parameters<Extract<Parameters<typeof t.test>[0], (t: never) => unknown>>[0];
 
-interface Outcome {
-  /** Exit code; null when skopeo could not be started or was killed. */
-  code: number | null;
-  stdout: Buffer;
-  stderr: string;
-}
 
-/**
- * Runs skopeo and reports how it ended instead of throwing, so a test
- * asserts the exit code and shows stderr when it is not 0.
- * `--insecure-policy`: copies must not depend on /etc/containers/policy.json
- * existing on the machine (skopeo refuses to copy without a policy).
- */
-async function skopeo(...args: string[]): Promise<Outcome> {
-  try {
-    const { stdout, stderr } = await execFileAsync(SKOPEO, ['--insecure-policy', ...args], {
-      encoding: 'buffer',
-      timeout: SKOPEO_TIMEOUT_MS,
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    return { code: 0, stdout, stderr: stderr.toString('utf8') };
-  } catch (error) {
-    const failure = error as ExecFileException & { stdout?: Buffer; stderr?: Buffer };
-    const stderr = failure.stderr?.toString('utf8') ?? '';
-    const why = typeof failure.code === 'number' ? '' : `\n(${failure.code ?? ''} ${failure.signal ?? ''} ${failure.message})`;
-    return { code: typeof failure.code === 'number' ? failure.code : null, stdout: failure.stdout ?? Buffer.alloc(0), stderr: stderr + why };
-  }
+/** Runs skopeo and reports how it ended, so a test asserts the exit code and shows stderr when it is not 0. */
+function skopeo(...args: string[]): Promise<Outcome> {
+  return runSkopeo(args);
 }
 
 /** Asserts skopeo exited 0, showing the command and its stderr when not. */
@@ -73,10 +42,8 @@ interface Teardown {
 }
 
 /** A fresh directory under the system temp dir, removed when the test ends. */
-async function tempDir(t: Teardown): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'oci-test-registry-interop-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  return dir;
+function tempDir(t: Teardown): Promise<string> {
+  return newTempDir(t, 'interop');
 }
 
 /** An image with a small text layer and a 3 MiB incompressible one, so pushes move real bytes. */
