@@ -1,7 +1,7 @@
 import { RegistryError, blobUnknown } from '../oci/errors.js';
 import { parseDigest } from '../oci/digest.js';
 import { digestHeader, sendEmpty, sendSegments } from '../http/reply.js';
-import type { RequestContext } from '../http/pipeline.js';
+import type { RequestContext } from '../http/context.js';
 import type { StoredBlob } from '../store/store.js';
 import { checkDeletes } from './deletes.js';
 

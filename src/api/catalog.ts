@@ -1,5 +1,5 @@
 import { sendJson } from '../http/reply.js';
-import type { RequestContext } from '../http/pipeline.js';
+import type { RequestContext } from '../http/context.js';
 import { nextLink, pageRequest } from './pagination.js';
 
 /** `GET /v2/_catalog[?n=&last=]`: every repository, paged like tags (Docker Registry HTTP API V2). */

@@ -2,7 +2,7 @@ import { unsupported, type RegistryError } from '../oci/errors.js';
 import { notFound } from '../http/route.js';
 import { readBody } from '../http/body.js';
 import { sendEmpty, sendJson } from '../http/reply.js';
-import type { RequestContext } from '../http/pipeline.js';
+import type { RequestContext } from '../http/context.js';
 import { rulesFromJson, type FaultHandle } from '../control/faults.js';
 import type { JournalQuery } from '../control/journal.js';
 import type { RouteKind } from '../http/route.js';

@@ -4,7 +4,7 @@ import { bareMediaType } from '../oci/media-types.js';
 import { checkTag, isTag, parseReference } from '../oci/reference.js';
 import { readBody } from '../http/body.js';
 import { digestHeader, sendBytes, sendEmpty } from '../http/reply.js';
-import type { RequestContext } from '../http/pipeline.js';
+import type { RequestContext } from '../http/context.js';
 import { checkDeletes } from './deletes.js';
 
 const manifestLocation = (name: string, digest: string): string => `/v2/${name}/manifests/${digest}`;

@@ -3,7 +3,7 @@ import { RegistryError, blobUnknown } from '../oci/errors.js';
 import { parseDigest } from '../oci/digest.js';
 import { checkName } from '../oci/reference.js';
 import { REDIRECT_PREFIX } from '../http/route.js';
-import type { RequestContext } from '../http/pipeline.js';
+import type { RequestContext } from '../http/context.js';
 import { serveBlob } from './blobs.js';
 
 /**

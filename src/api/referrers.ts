@@ -2,7 +2,7 @@ import { unsupported } from '../oci/errors.js';
 import { parseDigest } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
 import { sendJson } from '../http/reply.js';
-import type { RequestContext } from '../http/pipeline.js';
+import type { RequestContext } from '../http/context.js';
 
 /**
  * end-12a/12b `GET /v2/<name>/referrers/<digest>[?artifactType=]` (spec

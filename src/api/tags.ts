@@ -1,6 +1,6 @@
 import { nameUnknown } from '../oci/errors.js';
 import { sendJson } from '../http/reply.js';
-import type { RequestContext } from '../http/pipeline.js';
+import type { RequestContext } from '../http/context.js';
 import { nextLink, pageRequest } from './pagination.js';
 
 /** end-8a/8b `GET /v2/<name>/tags/list[?n=&last=]` (spec "Listing Tags"). */

@@ -1,7 +1,7 @@
 import { RegistryError, unsupported } from '../oci/errors.js';
 import { readBody } from '../http/body.js';
 import { sendJson } from '../http/reply.js';
-import type { RequestContext } from '../http/pipeline.js';
+import type { RequestContext } from '../http/context.js';
 import { Authenticator, REALM } from '../auth/authenticate.js';
 import { formatScope, parseScope, type Scope } from '../auth/scope.js';
 

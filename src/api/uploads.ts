@@ -3,7 +3,7 @@ import { isDigestAlgorithm, parseDigest, type DigestAlgorithm, type ParsedDigest
 import { checkName } from '../oci/reference.js';
 import { declaredLength, streamBody } from '../http/body.js';
 import { digestHeader, sendEmpty } from '../http/reply.js';
-import type { RequestContext } from '../http/pipeline.js';
+import type { RequestContext } from '../http/context.js';
 import type { UploadSession } from '../store/store.js';
 import type { UploadChunk } from '../store/upload.js';
 

@@ -2,16 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RegistryError, unsupported } from '../oci/errors.js';
 import type { ResolvedOptions } from '../options.js';
 import type { SeedableStore } from '../store/seeding.js';
-import type { Journal } from '../control/journal.js';
-import type { Faults } from '../control/faults.js';
 import { checkRoute, notFound, parseRoute, type Route, type RouteKind } from './route.js';
 import { sendError, sendJson } from './reply.js';
 import { RequestRecorder, type RecordListener } from './record.js';
 import { drain } from './body.js';
 import { RateLimiter } from './rate-limit.js';
-import type { BlobRedirects } from '../api/redirect.js';
-import type { Authenticator } from '../auth/authenticate.js';
-import { NOBODY_CHECKS, type Principal } from '../auth/principal.js';
+import { NOBODY_CHECKS } from '../auth/principal.js';
+import type { Controls, Handler } from './context.js';
 import * as base from '../api/base.js';
 import * as blobs from '../api/blobs.js';
 import * as uploads from '../api/uploads.js';
@@ -20,34 +17,6 @@ import * as tags from '../api/tags.js';
 import * as catalog from '../api/catalog.js';
 import * as referrers from '../api/referrers.js';
 
-/** Everything a handler may use for one request. Handlers never touch the socket. */
-export interface RequestContext {
-  req: IncomingMessage;
-  res: ServerResponse;
-  route: Route;
-  /** HEAD is served by the GET handler with `head` set: same headers, no body. */
-  head: boolean;
-  store: SeedableStore;
-  options: ResolvedOptions;
-  controls: Controls;
-  /** Who sent the request and what they may do (everything, without `auth`). */
-  principal: Principal;
-  /** `host:port` the client addressed (its Host header), for URLs the registry hands out. */
-  authority: string;
-}
-
-/** The registry's test-double machinery a few handlers need (control endpoint, blob redirects). */
-export interface Controls {
-  journal: Journal;
-  faults: Faults;
-  reset(): Promise<void>;
-  /** Present when `blobRedirect` is on. */
-  redirects?: BlobRedirects;
-  /** Present when `auth` is on. */
-  auth?: Authenticator;
-}
-
-export type Handler = (ctx: RequestContext) => Promise<void>;
 
 /**
  * A handler whose module is loaded on first use: the token, control and
