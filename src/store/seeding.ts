@@ -6,8 +6,6 @@ import type { BlobContent, ManifestPut, Page, PageRequest, ReferrerDescriptor, S
 import type { UploadSession } from './upload.js';
 import type { DigestAlgorithm } from '../oci/digest.js';
 import type { ParsedManifest } from '../oci/manifest.js';
-import type { ImportLayoutOptions, LayoutImport } from '../layout/import.js';
-import type { LayoutExport } from '../layout/export.js';
 
 /** Bytes as a test writes them: a Buffer, any Uint8Array, or a string (UTF-8). */
 export type Bytes = Uint8Array | string;
@@ -217,20 +215,5 @@ export abstract class SeedableStore implements Store {
   /** Every repository in list order. */
   async listRepositories(): Promise<string[]> {
     return (await this.repositories()).items;
-  }
-
-  /**
-   * Loads an OCI image layout directory (the CLI's `--seed`), through the same
-   * validation as HTTP pushes. The layout code is imported on first use.
-   */
-  async importLayout(dir: string, options?: ImportLayoutOptions): Promise<LayoutImport> {
-    const { importLayout } = await import('../layout/import.js');
-    return importLayout(this, dir, options);
-  }
-
-  /** Writes repository `name` as an OCI image layout in `dir` (the CLI's `--export`). */
-  async exportLayout(name: string, dir: string): Promise<LayoutExport> {
-    const { exportLayout } = await import('../layout/export.js');
-    return exportLayout(this, name, dir);
   }
 }
