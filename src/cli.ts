@@ -15,6 +15,7 @@ import { PROFILES } from './control/profiles.js';
 import { rulesFromJson } from './control/faults.js';
 import { startRegistry, type RunningRegistry } from './registry.js';
 import { isName, isTag } from './oci/reference.js';
+import { closestName } from './suggest.js';
 import type { RequestRecord } from './http/record.js';
 
 const PROGRAM = 'oci-test-registry';
@@ -39,9 +40,10 @@ type OptionKey = Exclude<keyof RegistryOptions, ApiOnly>;
  * - `list`: repeatable text; `faults`: repeatable JSON fault rules or `@FILE`;
  * - `rate`: `N/SECONDS`; `redirect`: `--name[=HOST[:PORT]]` / `--no-name`;
  * - `auth`: `basic:USER:PASSWORD[,USER:PASSWORD…]`, `token:…` likewise, or the
- *   whole AuthOptions object as JSON or `@FILE`.
+ *   whole AuthOptions object as JSON or `@FILE`;
+ * - `json`: a JSON value (`false`, an array, an object) or `@FILE`.
  */
-type Kind = 'switch' | 'host' | 'port' | 'count' | 'bytes' | 'duration' | 'choice' | 'list' | 'faults' | 'rate' | 'redirect' | 'auth';
+type Kind = 'switch' | 'host' | 'port' | 'count' | 'bytes' | 'duration' | 'choice' | 'list' | 'faults' | 'rate' | 'redirect' | 'auth' | 'json';
 
 interface OptionFlag {
   kind: Kind;
@@ -83,6 +85,12 @@ const OPTION_FLAGS: { readonly [K in OptionKey]: OptionFlag } = {
   requestTimeoutMs: { kind: 'duration', help: 'time allowed for a whole request (0: none)' },
   keepAliveTimeoutMs: { kind: 'duration', help: 'how long an idle keep-alive connection is kept' },
   idleTimeoutMs: { kind: 'duration', help: 'close a connection idle this long (a stalled upload chunk rolls back; 0: never)' },
+  createOnPush: { kind: 'json', help: 'false: a push to a repository that does not exist is refused (404 NAME_UNKNOWN); or a JSON array of name patterns created on push (* one path segment, ** any)' },
+  repositories: { kind: 'list', help: 'a repository that exists from the start, empty (repeatable)' },
+  immutableTags: { kind: 'switch', help: 'a manifest PUT that would move an existing tag is refused (403 DENIED)' },
+  pullLimit: { kind: 'rate', help: "Docker Hub's pull limit: ratelimit-* headers on manifest GET and HEAD; a GET past N in SECONDS gets 429 TOOMANYREQUESTS" },
+  catalog: { kind: 'switch', help: 'serve GET /v2/_catalog (off: 404 UNSUPPORTED)' },
+  answers: { kind: 'json', help: 'the registry\'s own status, code, message and headers for those refusals, as JSON or @FILE (see README "Quirk switches")', defaultText: 'ours' },
 };
 
 /** `maxManifestBytes` → `max-manifest-bytes`, `uploadTimeoutMs` → `upload-timeout` (the unit goes in the value). */
@@ -98,7 +106,7 @@ const OPTIONAL_VALUE: Record<string, string> = { log: 'text', 'blob-redirect': '
 
 const VALUE_NAME: Partial<Record<Kind, string>> = {
   host: 'HOST', port: 'N', count: 'N', bytes: 'SIZE', duration: 'DURATION', list: 'TEXT', faults: 'JSON|@FILE', rate: 'N/SECONDS', redirect: '[=HOST[:PORT]]',
-  auth: 'MODE:USER:PASSWORD|JSON|@FILE',
+  auth: 'MODE:USER:PASSWORD|JSON|@FILE', json: 'JSON|@FILE',
 };
 
 function example(flag: OptionFlag): string {
@@ -114,6 +122,7 @@ function example(flag: OptionFlag): string {
     case 'rate': return '100/60';
     case 'redirect': return 'localhost:5000';
     case 'auth': return 'basic:ci:secret';
+    case 'json': return `'["team/*"]'`;
     case 'switch': return '';
   }
 }
@@ -203,6 +212,13 @@ function parseValue(flag: OptionFlag, name: string, text: string): unknown {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) bad('the JSON must be an object: {"basic":{"users":{...}}} or {"token":{...}}');
       return value;
     }
+    case 'json':
+      try {
+        return JSON.parse(/^\s*(true|false|-?\d)/.test(text) ? text : readJsonArgument(name, text));
+      } catch (error) {
+        if (error instanceof UsageError) throw error;
+        throw new UsageError(`invalid JSON in --${name} ${shorten(text)}: ${(error as Error).message}`);
+      }
     case 'rate': {
       const match = /^(\d+)\/(\d+(?:\.\d+)?)$/.exec(text);
       if (!match) bad('give N/SECONDS, N requests allowed in each window of SECONDS');
@@ -423,20 +439,6 @@ function normalize(argv: readonly string[], config: ParseArgsOptions): string[] 
   return out;
 }
 
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const above = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diagonal = above;
-    }
-  }
-  return row[b.length]!;
-}
-
 /** Turns parseArgs' messages (written for programs with positionals) into ours: the problem and the fix. */
 function usageFromParseError(error: Error & { code?: string }, config: ParseArgsOptions): UsageError {
   const quoted = /'([^']*)'/.exec(error.message)?.[1] ?? '';
@@ -444,10 +446,7 @@ function usageFromParseError(error: Error & { code?: string }, config: ParseArgs
   switch (error.code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': {
       const word = option.replace(/^-+/, '').split('=')[0]!;
-      const guess = Object.keys(config)
-        .map((name) => [name, editDistance(word, name)] as const)
-        .filter(([name, d]) => d <= 2 || (word.length >= 3 && name.startsWith(word)))
-        .sort((a, b) => a[1] - b[1])[0]?.[0];
+      const guess = closestName(word, Object.keys(config));
       return new UsageError(`unknown option ${option}${guess ? ` (did you mean --${guess}?)` : ''}: see --help for the options`);
     }
     case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
