@@ -186,6 +186,8 @@ export function resolveOptions(options: RegistryOptions = {}): ResolvedOptions {
   }
   const profile = given.profile === undefined ? {} : PROFILES[given.profile].options;
   const resolved: ResolvedOptions = { ...DEFAULT_OPTIONS, ...profile, ...given };
+  // A profile's wording stays for the refusals an explicit `answers` leaves out.
+  if (profile.answers && given.answers) resolved.answers = { ...profile.answers, ...given.answers };
   // A reporter that throws must never take a request or the process down with it.
   const report = resolved.onError;
   resolved.onError = (error) => {
