@@ -245,7 +245,7 @@ export function resolveOptions(options: RegistryOptions = {}): ResolvedOptions {
   const badName = resolved.repositories.find((name) => !isName(name));
   if (badName !== undefined) throw new TypeError(`option repositories must hold repository names, got ${JSON.stringify(badName)}`);
   const answers = answersProblem(resolved.answers);
-  if (answers) throw new TypeError(`option answers ${answers}`);
+  if (answers) throw new TypeError(`option answers${answers.startsWith('.') ? '' : ' '}${answers}`);
   if (!Number.isInteger(resolved.port) || resolved.port < 0 || resolved.port > 65535) {
     throw new TypeError(`option port must be an integer from 0 to 65535, got ${String(resolved.port)}`);
   }

@@ -47,7 +47,7 @@ export function refusal(options: ResolvedOptions, key: AnswerKey, values: Record
   return new RegistryError(spec ? (code as ErrorCode) : fallback.code, fill(answer?.message ?? fallback.message, values), {
     status: answer?.status ?? fallback.status,
     // A registry's own wording comes without our detail, as the registry sends it.
-    detail: answer ? undefined : values,
+    detail: answer || Object.keys(values).length === 0 ? undefined : values,
     headers: answer?.headers,
     wireCode: spec ? undefined : code,
   });

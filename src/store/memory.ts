@@ -117,7 +117,7 @@ export class MemoryStore extends SeedableStore implements Store {
     return this.#lock.read(() => this.#repositories.has(name));
   }
 
-  createRepository(name: string): Promise<void> {
+  async createRepository(name: string): Promise<void> {
     checkName(name);
     return this.#lock.write(() => {
       this.#created.add(name);
