@@ -56,7 +56,7 @@ interface OptionFlag {
 const OPTION_FLAGS: { readonly [K in OptionKey]: OptionFlag } = {
   host: { kind: 'host', help: 'interface to listen on; 0.0.0.0 or :: opens it to the network (a warning is printed)' },
   port: { kind: 'port', help: 'port to listen on; 0 picks a free one', defaultText: `$PORT, else ${DEFAULT_PORT}` },
-  profile: { kind: 'choice', choices: Object.keys(PROFILES), help: `mimic a real registry (${Object.entries(PROFILES).map(([name, p]) => `${name}: ${p.description}`).join('; ')}); other flags override it` },
+  profile: { kind: 'choice', choices: Object.keys(PROFILES), help: 'mimic a real registry (--profiles lists them with what they mimic); other flags override it' },
   deletes: { kind: 'switch', help: 'allow DELETE of manifests, tags and blobs (off: 405 UNSUPPORTED)' },
   tagDeletes: { kind: 'choice', choices: ['true', 'false', 'digest-invalid'], help: 'DELETE of a tag: true; false: 405 UNSUPPORTED; digest-invalid: 400 DIGEST_INVALID as distribution 2.8 answers' },
   referrers: { kind: 'switch', help: 'serve the referrers API (off: 404, so clients use the tag schema)' },
@@ -133,6 +133,7 @@ const CLI_FLAGS = {
   export: { value: 'DIR', example: './registry-export', help: 'on shutdown, write every repository as a layout to DIR/<name>' },
   json: { value: '', example: '', help: 'print the ready line as JSON: {"url","host","port","pid"}' },
   log: { value: '[text|json]', example: 'json', help: 'one line per request on stderr (method, path, status, bytes, ms), or JSON lines' },
+  profiles: { value: '', example: '', help: 'list the profiles (--profile NAME), one line each, and exit' },
   help: { value: '', example: '', help: 'print this help and exit' },
   version: { value: '', example: '', help: 'print the version and exit' },
 } as const;
@@ -214,7 +215,7 @@ function parseValue(flag: OptionFlag, name: string, text: string): unknown {
     }
     case 'json':
       try {
-        return JSON.parse(/^\s*(true|false|-?\d)/.test(text) ? text : readJsonArgument(name, text));
+        return JSON.parse(/^\s*(true|false|null|-?\d|")/.test(text) ? text : readJsonArgument(name, text));
       } catch (error) {
         if (error instanceof UsageError) throw error;
         throw new UsageError(`invalid JSON in --${name} ${shorten(text)}: ${(error as Error).message}`);
@@ -372,6 +373,7 @@ interface Seed {
 
 interface CommandLine {
   help: boolean;
+  profiles?: boolean;
   version: boolean;
   json: boolean;
   log?: 'text' | 'json';
@@ -391,6 +393,7 @@ function parseArgsOptions(): ParseArgsOptions {
     log: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
     version: { type: 'boolean', short: 'v' },
+    profiles: { type: 'boolean' },
   };
   for (const [name, { flag }] of BY_FLAG) {
     if (flag.kind === 'switch') options[name] = { type: 'boolean' };
@@ -501,6 +504,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     const { name, value } = token;
     switch (name) {
       case 'help': line.help = true; continue;
+      case 'profiles': line.profiles = true; continue;
       case 'version': line.version = true; continue;
       case 'json': line.json = true; continue;
       case 'seed': line.seeds.push(parseSeed(value!)); continue;
@@ -622,6 +626,11 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   }
   if (line.version) {
     await printVersion();
+    return exit(0);
+  }
+  if (line.profiles) {
+    const { profileList } = await import('./cli/profiles.js');
+    process.stdout.write(profileList());
     return exit(0);
   }
 
