@@ -78,6 +78,7 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = deepFreeze({
     leftOut: [
       '`DELETE` answering 405 `UNSUPPORTED` while `storage.delete.enabled` is off (the registry:2 default): this profile keeps deletes on, as the comparison run did; set `deletes: false` for it',
       '`_catalog?n=` above `catalog.maxentries` → 400 `PAGINATION_NUMBER_INVALID`: no switch yet',
+      'seen against docker-registry 2.8.2 but without a switch yet: the referrers 404 has a `text/plain` body, an OCI manifest fetched without its type in `Accept` is 404 `MANIFEST_UNKNOWN`, an unknown repository\'s manifest is `MANIFEST_UNKNOWN` (not `NAME_UNKNOWN`), and `Link` puts `last` before `n`',
     ],
   },
   'distribution-3': {
