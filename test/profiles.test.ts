@@ -92,6 +92,20 @@ function linkRow(name: string, link: string): Row {
   };
 }
 
+/** A push into `refused` answers status/code/message; a push into `taken` works. */
+function refusedPush(refused: string, status: number, code: string, message: string, taken: string, options?: RegistryOptions): Row {
+  return {
+    with: options,
+    async probe(t, registry) {
+      const reply = await send(registry.url, 'POST', `/v2/${refused}/blobs/uploads/`);
+      assertError(t, reply, status, code);
+      t.equal(errorOf(reply)?.message, message);
+      await pushImage(registry.url, taken, 'v1');
+      t.equal((await send(registry.url, 'GET', `/v2/${taken}/manifests/v1`)).status, 200, `a push into ${taken} works`);
+    },
+  };
+}
+
 /** profile → behaviour → its probe. Keys must match PROFILES exactly. */
 const ROWS: Record<string, Record<string, Row>> = {
   distribution: {
@@ -215,16 +229,7 @@ const ROWS: Record<string, Record<string, Row>> = {
     },
   },
   gar: {
-    'repository must exist': {
-      with: { createOnPush: ['my-project/my-repo/**'] },
-      async probe(t, registry) {
-        const refused = await send(registry.url, 'POST', '/v2/my-project/other-repo/app/blobs/uploads/');
-        assertError(t, refused, 404, 'NAME_UNKNOWN');
-        t.equal(errorOf(refused)?.message, 'Repository "other-repo" not found');
-        await pushImage(registry.url, 'my-project/my-repo/app', 'v1');
-        t.equal((await send(registry.url, 'GET', '/v2/my-project/my-repo/app/manifests/v1')).status, 200, 'a push under a created repository works');
-      },
-    },
+    'repository must exist': refusedPush('my-project/other-repo/app', 404, 'NAME_UNKNOWN', 'Repository "other-repo" not found', 'my-project/my-repo/app', { createOnPush: ['my-project/my-repo/**'] }),
   },
   acr: {
     'tag page cap': {
@@ -256,15 +261,7 @@ const ROWS: Record<string, Record<string, Row>> = {
     },
   },
   harbor: {
-    'project must exist': {
-      async probe(t, registry) {
-        const refused = await send(registry.url, 'POST', '/v2/team/app/blobs/uploads/');
-        assertError(t, refused, 401, 'UNAUTHORIZED');
-        t.equal(errorOf(refused)?.message, 'authentication required');
-        await pushImage(registry.url, 'library/app', 'v1');
-        t.equal((await send(registry.url, 'GET', '/v2/library/app/manifests/v1')).status, 200, 'the library project takes pushes');
-      },
-    },
+    'project must exist': refusedPush('team/app', 401, 'UNAUTHORIZED', 'authentication required', 'library/app'),
     'immutable tags': {
       with: { immutableTags: true },
       async probe(t, registry) {
