@@ -15,6 +15,7 @@ import { PROFILES } from './control/profiles.js';
 import { rulesFromJson } from './control/faults.js';
 import { startRegistry, type RunningRegistry } from './registry.js';
 import { isName, isTag } from './oci/reference.js';
+import { closestName } from './suggest.js';
 import type { RequestRecord } from './http/record.js';
 
 const PROGRAM = 'oci-test-registry';
@@ -39,9 +40,10 @@ type OptionKey = Exclude<keyof RegistryOptions, ApiOnly>;
  * - `list`: repeatable text; `faults`: repeatable JSON fault rules or `@FILE`;
  * - `rate`: `N/SECONDS`; `redirect`: `--name[=HOST[:PORT]]` / `--no-name`;
  * - `auth`: `basic:USER:PASSWORD[,USER:PASSWORD…]`, `token:…` likewise, or the
- *   whole AuthOptions object as JSON or `@FILE`.
+ *   whole AuthOptions object as JSON or `@FILE`;
+ * - `json`: a JSON value (`false`, an array, an object) or `@FILE`.
  */
-type Kind = 'switch' | 'host' | 'port' | 'count' | 'bytes' | 'duration' | 'choice' | 'list' | 'faults' | 'rate' | 'redirect' | 'auth';
+type Kind = 'switch' | 'host' | 'port' | 'count' | 'bytes' | 'duration' | 'choice' | 'list' | 'faults' | 'rate' | 'redirect' | 'auth' | 'json';
 
 interface OptionFlag {
   kind: Kind;
@@ -54,7 +56,7 @@ interface OptionFlag {
 const OPTION_FLAGS: { readonly [K in OptionKey]: OptionFlag } = {
   host: { kind: 'host', help: 'interface to listen on; 0.0.0.0 or :: opens it to the network (a warning is printed)' },
   port: { kind: 'port', help: 'port to listen on; 0 picks a free one', defaultText: `$PORT, else ${DEFAULT_PORT}` },
-  profile: { kind: 'choice', choices: Object.keys(PROFILES), help: `mimic a real registry (${Object.entries(PROFILES).map(([name, p]) => `${name}: ${p.description}`).join('; ')}); other flags override it` },
+  profile: { kind: 'choice', choices: Object.keys(PROFILES), help: 'mimic a real registry (--profiles lists them with what they mimic); other flags override it' },
   deletes: { kind: 'switch', help: 'allow DELETE of manifests, tags and blobs (off: 405 UNSUPPORTED)' },
   tagDeletes: { kind: 'choice', choices: ['true', 'false', 'digest-invalid'], help: 'DELETE of a tag: true; false: 405 UNSUPPORTED; digest-invalid: 400 DIGEST_INVALID as distribution 2.8 answers' },
   referrers: { kind: 'switch', help: 'serve the referrers API (off: 404, so clients use the tag schema)' },
@@ -83,6 +85,12 @@ const OPTION_FLAGS: { readonly [K in OptionKey]: OptionFlag } = {
   requestTimeoutMs: { kind: 'duration', help: 'time allowed for a whole request (0: none)' },
   keepAliveTimeoutMs: { kind: 'duration', help: 'how long an idle keep-alive connection is kept' },
   idleTimeoutMs: { kind: 'duration', help: 'close a connection idle this long (a stalled upload chunk rolls back; 0: never)' },
+  createOnPush: { kind: 'json', help: 'false: a push to a repository that does not exist is refused (404 NAME_UNKNOWN); or a JSON array of name patterns created on push (* one path segment, ** any)' },
+  repositories: { kind: 'list', help: 'a repository that exists from the start, empty (repeatable)' },
+  immutableTags: { kind: 'switch', help: 'a manifest PUT that would move an existing tag is refused (403 DENIED)' },
+  pullLimit: { kind: 'rate', help: "Docker Hub's pull limit: ratelimit-* headers on manifest GET and HEAD; a GET past N in SECONDS gets 429 TOOMANYREQUESTS" },
+  catalog: { kind: 'switch', help: 'serve GET /v2/_catalog (off: 404 UNSUPPORTED)' },
+  answers: { kind: 'json', help: 'the registry\'s own status, code, message and headers for those refusals, as JSON or @FILE (see README "Quirk switches")', defaultText: 'ours' },
 };
 
 /** `maxManifestBytes` → `max-manifest-bytes`, `uploadTimeoutMs` → `upload-timeout` (the unit goes in the value). */
@@ -98,7 +106,7 @@ const OPTIONAL_VALUE: Record<string, string> = { log: 'text', 'blob-redirect': '
 
 const VALUE_NAME: Partial<Record<Kind, string>> = {
   host: 'HOST', port: 'N', count: 'N', bytes: 'SIZE', duration: 'DURATION', list: 'TEXT', faults: 'JSON|@FILE', rate: 'N/SECONDS', redirect: '[=HOST[:PORT]]',
-  auth: 'MODE:USER:PASSWORD|JSON|@FILE',
+  auth: 'MODE:USER:PASSWORD|JSON|@FILE', json: 'JSON|@FILE',
 };
 
 function example(flag: OptionFlag): string {
@@ -114,6 +122,7 @@ function example(flag: OptionFlag): string {
     case 'rate': return '100/60';
     case 'redirect': return 'localhost:5000';
     case 'auth': return 'basic:ci:secret';
+    case 'json': return `'["team/*"]'`;
     case 'switch': return '';
   }
 }
@@ -124,6 +133,7 @@ const CLI_FLAGS = {
   export: { value: 'DIR', example: './registry-export', help: 'on shutdown, write every repository as a layout to DIR/<name>' },
   json: { value: '', example: '', help: 'print the ready line as JSON: {"url","host","port","pid"}' },
   log: { value: '[text|json]', example: 'json', help: 'one line per request on stderr (method, path, status, bytes, ms), or JSON lines' },
+  profiles: { value: '', example: '', help: 'list the profiles (--profile NAME), one line each, and exit' },
   help: { value: '', example: '', help: 'print this help and exit' },
   version: { value: '', example: '', help: 'print the version and exit' },
 } as const;
@@ -203,6 +213,13 @@ function parseValue(flag: OptionFlag, name: string, text: string): unknown {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) bad('the JSON must be an object: {"basic":{"users":{...}}} or {"token":{...}}');
       return value;
     }
+    case 'json':
+      try {
+        return JSON.parse(/^\s*(true|false|null|-?\d|")/.test(text) ? text : readJsonArgument(name, text));
+      } catch (error) {
+        if (error instanceof UsageError) throw error;
+        throw new UsageError(`invalid JSON in --${name} ${shorten(text)}: ${(error as Error).message}`);
+      }
     case 'rate': {
       const match = /^(\d+)\/(\d+(?:\.\d+)?)$/.exec(text);
       if (!match) bad('give N/SECONDS, N requests allowed in each window of SECONDS');
@@ -356,6 +373,7 @@ interface Seed {
 
 interface CommandLine {
   help: boolean;
+  profiles?: boolean;
   version: boolean;
   json: boolean;
   log?: 'text' | 'json';
@@ -375,6 +393,7 @@ function parseArgsOptions(): ParseArgsOptions {
     log: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
     version: { type: 'boolean', short: 'v' },
+    profiles: { type: 'boolean' },
   };
   for (const [name, { flag }] of BY_FLAG) {
     if (flag.kind === 'switch') options[name] = { type: 'boolean' };
@@ -423,20 +442,6 @@ function normalize(argv: readonly string[], config: ParseArgsOptions): string[] 
   return out;
 }
 
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const above = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diagonal = above;
-    }
-  }
-  return row[b.length]!;
-}
-
 /** Turns parseArgs' messages (written for programs with positionals) into ours: the problem and the fix. */
 function usageFromParseError(error: Error & { code?: string }, config: ParseArgsOptions): UsageError {
   const quoted = /'([^']*)'/.exec(error.message)?.[1] ?? '';
@@ -444,10 +449,7 @@ function usageFromParseError(error: Error & { code?: string }, config: ParseArgs
   switch (error.code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': {
       const word = option.replace(/^-+/, '').split('=')[0]!;
-      const guess = Object.keys(config)
-        .map((name) => [name, editDistance(word, name)] as const)
-        .filter(([name, d]) => d <= 2 || (word.length >= 3 && name.startsWith(word)))
-        .sort((a, b) => a[1] - b[1])[0]?.[0];
+      const guess = closestName(word, Object.keys(config));
       return new UsageError(`unknown option ${option}${guess ? ` (did you mean --${guess}?)` : ''}: see --help for the options`);
     }
     case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
@@ -502,6 +504,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     const { name, value } = token;
     switch (name) {
       case 'help': line.help = true; continue;
+      case 'profiles': line.profiles = true; continue;
       case 'version': line.version = true; continue;
       case 'json': line.json = true; continue;
       case 'seed': line.seeds.push(parseSeed(value!)); continue;
@@ -623,6 +626,11 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   }
   if (line.version) {
     await printVersion();
+    return exit(0);
+  }
+  if (line.profiles) {
+    const { profileList } = await import('./cli/profiles.js');
+    process.stdout.write(profileList());
     return exit(0);
   }
 

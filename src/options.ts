@@ -4,6 +4,9 @@ import type { FaultRule } from './control/faults.js';
 import { PROFILES, type ProfileName } from './control/profiles.js';
 import type { AuthOptions } from './auth/authenticate.js';
 import type { RequestRecord } from './http/record.js';
+import { answersProblem, type AnswerKey, type RegistryAnswer } from './api/answers.js';
+import { checkOptionTypes } from './option-types.js';
+import { isName } from './oci/reference.js';
 
 /**
  * Every option of the registry, with its default. The CLI maps its flags onto
@@ -87,6 +90,29 @@ export interface RegistryOptions {
   blobRedirect?: boolean | { host?: string; ttlSeconds?: number };
   /** Serve the JSON control routes under `/_oci-test-registry/` (journal, faults, reset, health). Default `false`. */
   control?: boolean;
+  /**
+   * `false`: a push (upload POST, mount, manifest PUT) to a repository that
+   * does not exist is refused, 404 `NAME_UNKNOWN` (`answers.repositoryUnknown`),
+   * as ECR and GAR do; create it first with `repositories` or
+   * `store.createRepository(name)`. An array: names matching one of these
+   * patterns (`*` one path segment, `**` any) are created on push, others
+   * refused. Default `true`.
+   */
+  createOnPush?: boolean | string[];
+  /** Repositories that exist from the start, empty (and again after reset()). Default none. */
+  repositories?: string[];
+  /** A manifest PUT that would move an existing tag to another manifest is refused, 403 `DENIED` (`answers.tagImmutable`). Default `false`. */
+  immutableTags?: boolean;
+  /**
+   * Docker Hub's pull limit: a manifest GET counts, a HEAD does not; both
+   * carry `ratelimit-limit` / `ratelimit-remaining: N;w=SECONDS`; a GET past
+   * `requests` in `perSeconds` gets 429 `TOOMANYREQUESTS` (`answers.pullLimit`). Default: none.
+   */
+  pullLimit?: { requests: number; perSeconds: number };
+  /** `false`: `GET /v2/_catalog` is refused, 404 `UNSUPPORTED` (`answers.catalog`), as most hosted registries do. Default `true`. */
+  catalog?: boolean;
+  /** A registry's own status, code, message and headers for the refusals above (see README "Quirk switches"). Default: ours. */
+  answers?: Partial<Record<AnswerKey, RegistryAnswer>>;
   /** A named bundle of the switches above that mimics a real registry; explicit options override it. */
   profile?: ProfileName;
   /** node:http `headersTimeout`: time allowed to receive request headers. Default 60 s. */
@@ -103,7 +129,7 @@ export interface RegistryOptions {
   idleTimeoutMs?: number;
 }
 
-type Optional = 'auth' | 'store' | 'maxPageSize' | 'onRequest' | 'teardown' | 'faults' | 'rateLimit' | 'chunkMinBytes' | 'chunkMaxBytes' | 'profile';
+type Optional = 'auth' | 'store' | 'maxPageSize' | 'onRequest' | 'teardown' | 'faults' | 'rateLimit' | 'chunkMinBytes' | 'chunkMaxBytes' | 'profile' | 'pullLimit';
 
 export type ResolvedOptions = Required<Omit<RegistryOptions, Optional>> & Pick<RegistryOptions, Optional>;
 
@@ -134,6 +160,11 @@ export const DEFAULT_OPTIONS: Readonly<Omit<ResolvedOptions, Optional>> = Object
   tagDeletes: true,
   blobRedirect: false,
   control: false,
+  createOnPush: true,
+  repositories: [],
+  immutableTags: false,
+  catalog: true,
+  answers: {},
   onError: (error: Error) => {
     process.stderr.write(`oci-test-registry: internal error: ${error.stack ?? error.message}\n`);
   },
@@ -148,12 +179,15 @@ function positive(name: string, value: number | undefined, allowZero = false): v
 
 /** Fills in defaults and rejects values that make no sense, with a message naming the option. */
 export function resolveOptions(options: RegistryOptions = {}): ResolvedOptions {
+  checkOptionTypes(options);
   const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as RegistryOptions;
   if (given.profile !== undefined && !Object.hasOwn(PROFILES, given.profile)) {
     throw new TypeError(`option profile must be one of ${Object.keys(PROFILES).join(', ')}, got ${JSON.stringify(given.profile)}`);
   }
   const profile = given.profile === undefined ? {} : PROFILES[given.profile].options;
   const resolved: ResolvedOptions = { ...DEFAULT_OPTIONS, ...profile, ...given };
+  // A profile's wording stays for the refusals an explicit `answers` leaves out.
+  if (profile.answers && given.answers) resolved.answers = { ...profile.answers, ...given.answers };
   // A reporter that throws must never take a request or the process down with it.
   const report = resolved.onError;
   resolved.onError = (error) => {
@@ -203,10 +237,15 @@ export function resolveOptions(options: RegistryOptions = {}): ResolvedOptions {
     if (token?.anonymous !== undefined && token.anonymous !== 'pull' && token.anonymous !== false) throw new TypeError("option auth.token.anonymous must be 'pull' or false");
     positive('auth.token.expiresInSeconds', token?.expiresInSeconds);
   }
-  if (resolved.rateLimit !== undefined) {
-    positive('rateLimit.requests', resolved.rateLimit.requests);
-    positive('rateLimit.perSeconds', resolved.rateLimit.perSeconds);
+  for (const limit of ['rateLimit', 'pullLimit'] as const) {
+    if (resolved[limit] === undefined) continue;
+    positive(`${limit}.requests`, resolved[limit].requests);
+    positive(`${limit}.perSeconds`, resolved[limit].perSeconds);
   }
+  const badName = resolved.repositories.find((name) => !isName(name));
+  if (badName !== undefined) throw new TypeError(`option repositories must hold repository names, got ${JSON.stringify(badName)}`);
+  const answers = answersProblem(resolved.answers);
+  if (answers) throw new TypeError(`option answers${answers.startsWith('.') ? '' : ' '}${answers}`);
   if (!Number.isInteger(resolved.port) || resolved.port < 0 || resolved.port > 65535) {
     throw new TypeError(`option port must be an integer from 0 to 65535, got ${String(resolved.port)}`);
   }

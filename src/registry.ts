@@ -85,8 +85,12 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
   };
   const faults = new Faults();
   for (const rule of resolved.faults ?? []) faults.add(rule);
+  // Option repositories: queued on the store's lock before any request can reach it.
+  const createRepositories = () => Promise.all(resolved.repositories.map((name) => store.createRepository(name)));
+  createRepositories().catch(resolved.onError);
   const reset = async () => {
     await store.clear();
+    await createRepositories();
     journal.clear();
     faults.clear();
     events.reset('the registry was reset');

@@ -6,12 +6,17 @@ import { readBody } from '../http/body.js';
 import { digestHeader, sendBytes, sendEmpty } from '../http/reply.js';
 import type { RequestContext } from '../http/context.js';
 import { checkDeletes } from './deletes.js';
+import { refusal } from './answers.js';
+import { countPull } from './pull-limit.js';
+import { checkPushTarget } from './repositories.js';
 
 const manifestLocation = (name: string, digest: string): string => `/v2/${name}/manifests/${digest}`;
 
 /** 404: MANIFEST_UNKNOWN in a repository that exists, NAME_UNKNOWN otherwise. */
-async function unknown({ store }: RequestContext, name: string, reference: string): Promise<RegistryError> {
-  return (await store.hasRepository(name)) ? manifestUnknown(reference) : nameUnknown(name);
+async function unknown({ store, options }: RequestContext, name: string, reference: string): Promise<RegistryError> {
+  if (await store.hasRepository(name)) return manifestUnknown(reference);
+  // A registry's own wording for an unknown repository (answers.repositoryUnknown) holds for pulls too.
+  return options.answers.repositoryUnknown ? refusal(options, 'repositoryUnknown', { name }) : nameUnknown(name);
 }
 
 /**
@@ -28,15 +33,18 @@ export async function get(ctx: RequestContext): Promise<void> {
   // pushed, so it is "not found" (the conformance suite asks exactly this).
   // A malformed digest is still 400 DIGEST_INVALID, a mistake worth naming.
   const readable = key.includes(':') ? parseReference(key).kind === 'digest' : isTag(key);
+  const limits = countPull(ctx);
   const manifest = readable ? await store.manifest(name, key) : undefined;
   if (!manifest) throw await unknown(ctx, name, key);
-  const headers = { 'Content-Type': manifest.mediaType, ETag: `"${manifest.digest}"`, ...digestHeader(manifest.digest, options.omitDigestHeader) };
+  const headers = { 'Content-Type': manifest.mediaType, ETag: `"${manifest.digest}"`, ...digestHeader(manifest.digest, options.omitDigestHeader), ...limits };
   sendBytes(res, 200, manifest.bytes, headers, head);
 }
 
 /** end-7 `PUT /v2/<name>/manifests/<reference>[?tag=…]` (spec "Pushing Manifests"). */
-export async function put({ req, res, route, store, options }: RequestContext): Promise<void> {
+export async function put(ctx: RequestContext): Promise<void> {
+  const { req, res, route, store, options } = ctx;
   const name = route.name!;
+  await checkPushTarget(ctx, name);
   const reference = parseReference(route.reference!);
   // end-7b (distribution-spec after v1.1.1, an extension here): `?tag=` adds
   // tags to a push by digest, answered with one OCI-Tag header.
@@ -56,6 +64,13 @@ export async function put({ req, res, route, store, options }: RequestContext): 
     throw digestInvalid(`the manifest has digest ${parsed.digest}, not ${reference.digest}`, { expected: reference.digest, actual: parsed.digest });
   }
   const tags = reference.kind === 'tag' ? [reference.tag] : [...new Set(extraTags)];
+  if (options.immutableTags) {
+    // Option immutableTags: a tag never moves; the same manifest again is taken.
+    for (const tag of tags) {
+      const current = await store.manifest(name, tag);
+      if (current && current.digest !== parsed.digest) throw refusal(options, 'tagImmutable', { name, tag });
+    }
+  }
   const { manifest } = await store.putManifest(name, parsed, tags);
   const headers: Record<string, string> = { Location: manifestLocation(name, manifest.digest), ...digestHeader(manifest.digest, options.omitDigestHeader) };
   // spec "Pushing Manifests with Subject": OCI-Subject says the subject was processed.

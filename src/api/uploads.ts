@@ -5,6 +5,7 @@ import { declaredLength, streamBody } from '../http/body.js';
 import { digestHeader, sendEmpty } from '../http/reply.js';
 import type { RequestContext } from '../http/context.js';
 import type { UploadSession } from '../store/store.js';
+import { checkPushTarget } from './repositories.js';
 import type { UploadChunk } from '../store/upload.js';
 
 const uploadLocation = (name: string, id: string): string => `/v2/${name}/blobs/uploads/${id}`;
@@ -142,6 +143,7 @@ function requiredDigest(query: URLSearchParams): ParsedDigest {
 export async function start(ctx: RequestContext): Promise<void> {
   const { route, store, options, req } = ctx;
   const name = route.name!;
+  await checkPushTarget(ctx, name);
   const mount = route.query.get('mount');
   if (mount !== null) {
     const { digest } = parseDigest(mount);

@@ -7,6 +7,7 @@ import type { BlobRedirects } from '../api/redirect.js';
 import type { Authenticator } from '../auth/authenticate.js';
 import type { Principal } from '../auth/principal.js';
 import type { Route } from './route.js';
+import type { RateLimiter } from './rate-limit.js';
 
 /** Everything a handler may use for one request. Handlers never touch the socket. */
 export interface RequestContext {
@@ -33,6 +34,8 @@ export interface Controls {
   redirects?: BlobRedirects;
   /** Present when `auth` is on. */
   auth?: Authenticator;
+  /** Present when `pullLimit` is on: manifest GETs counted as pulls. */
+  pulls?: RateLimiter;
 }
 
 export type Handler = (ctx: RequestContext) => Promise<void>;

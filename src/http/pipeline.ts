@@ -60,6 +60,7 @@ export interface Pipeline {
  */
 export function createPipeline(store: SeedableStore, options: ResolvedOptions, controls: Controls, onRecord?: RecordListener): Pipeline {
   const limiter = options.rateLimit && new RateLimiter(options.rateLimit.requests, options.rateLimit.perSeconds);
+  if (options.pullLimit) controls.pulls = new RateLimiter(options.pullLimit.requests, options.pullLimit.perSeconds);
   // spec "Warnings": warn-code 299, warn-agent "-", no date.
   const warnings = options.warnings.map((text) => `299 - "${text}"`);
   // Auth and blob redirects are built on the first request, loading their modules only when their option is on.
@@ -80,7 +81,7 @@ export function createPipeline(store: SeedableStore, options: ResolvedOptions, c
     const recorder = onRecord ? new RequestRecorder(req, res, onRecord) : undefined;
     handle(req, res, deps, recorder)
       .catch(async (error: unknown) => {
-        if (recorder) recorder.code = error instanceof RegistryError ? error.code : 'UNKNOWN';
+        if (recorder) recorder.code = error instanceof RegistryError ? error.wireCode : 'UNKNOWN';
         await fail(req, res, error, options);
       })
       .catch(() => res.destroy());

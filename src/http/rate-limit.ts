@@ -1,6 +1,7 @@
 /**
- * The global `rateLimit` option: at most `requests` in each window of
- * `perSeconds`; past it, 429 with Retry-After saying when the window ends.
+ * At most `requests` in each window of `perSeconds`: the global `rateLimit`
+ * option (past it, 429 with Retry-After saying when the window ends) and
+ * Docker Hub's `pullLimit` (which also reports what is left).
  */
 export class RateLimiter {
   #windowStart = 0;
@@ -8,15 +9,24 @@ export class RateLimiter {
 
   constructor(readonly requests: number, readonly perSeconds: number) {}
 
-  /** Undefined when the request may go on, else the seconds to wait. */
-  retryAfter(now = Date.now()): number | undefined {
-    const windowMs = this.perSeconds * 1000;
-    if (now - this.#windowStart >= windowMs) {
+  #roll(now: number): void {
+    if (now - this.#windowStart >= this.perSeconds * 1000) {
       this.#windowStart = now;
       this.#count = 0;
     }
+  }
+
+  /** Counts one request: undefined when it may go on, else the seconds to wait. */
+  retryAfter(now = Date.now()): number | undefined {
+    this.#roll(now);
     this.#count++;
     if (this.#count <= this.requests) return undefined;
-    return Math.max(1, Math.ceil((this.#windowStart + windowMs - now) / 1000));
+    return Math.max(1, Math.ceil((this.#windowStart + this.perSeconds * 1000 - now) / 1000));
+  }
+
+  /** Requests left in the current window, counting nothing. */
+  remaining(now = Date.now()): number {
+    this.#roll(now);
+    return Math.max(0, this.requests - this.#count);
   }
 }

@@ -16,8 +16,8 @@ export interface RequestRecord {
   /** Tag, digest or upload id from the URL. */
   reference?: string;
   status: number;
-  /** OCI error code of an error response. */
-  code?: ErrorCode | 'UNKNOWN';
+  /** OCI error code of an error response (or a mimicked registry's own, see `answers`). */
+  code?: ErrorCode | 'UNKNOWN' | (string & {});
   /** Request body bytes read. */
   bytesIn: number;
   /** Response bytes written (headers excluded). */
@@ -39,7 +39,7 @@ export class RequestRecorder {
   readonly #at = Date.now();
   readonly #started = performance.now();
   route: Route | undefined;
-  code: ErrorCode | 'UNKNOWN' | undefined;
+  code: ErrorCode | 'UNKNOWN' | (string & {}) | undefined;
   fault: string | undefined;
   #bytesOut = 0;
 

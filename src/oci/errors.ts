@@ -49,6 +49,12 @@ export interface RegistryErrorInit {
   detail?: unknown;
   /** Extra response headers (e.g. `Range` on a 416, `Allow` on a 405). */
   headers?: Record<string, string>;
+  /**
+   * A code outside the spec's set, sent instead of `code` where a mimicked
+   * registry answers with its own (Harbor's `PRECONDITION`, ECR's
+   * `TAG_INVALID`); `code` stays the nearest spec code.
+   */
+  wireCode?: string;
 }
 
 /** An OCI protocol error: code from the spec's closed set, HTTP status, message and optional detail. */
@@ -57,6 +63,8 @@ export class RegistryError extends Error {
   readonly status: number;
   readonly detail: unknown;
   readonly headers: Readonly<Record<string, string>>;
+  /** The code on the wire: `code`, or the registry's own (see {@link RegistryErrorInit.wireCode}). */
+  readonly wireCode: string;
 
   constructor(code: ErrorCode, message?: string, init: RegistryErrorInit = {}) {
     super(message ?? ERROR_CODES[code].message);
@@ -65,6 +73,7 @@ export class RegistryError extends Error {
     this.status = init.status ?? ERROR_CODES[code].status;
     this.detail = init.detail;
     this.headers = init.headers ?? {};
+    this.wireCode = init.wireCode ?? code;
     Object.defineProperty(this, MARK, { value: true });
   }
 
@@ -73,8 +82,8 @@ export class RegistryError extends Error {
   }
 
   /** The spec's error envelope for this error. */
-  toJSON(): { errors: { code: ErrorCode; message: string; detail?: unknown }[] } {
-    const entry: { code: ErrorCode; message: string; detail?: unknown } = { code: this.code, message: this.message };
+  toJSON(): { errors: { code: string; message: string; detail?: unknown }[] } {
+    const entry: { code: string; message: string; detail?: unknown } = { code: this.wireCode, message: this.message };
     if (this.detail !== undefined) entry.detail = this.detail;
     return { errors: [entry] };
   }

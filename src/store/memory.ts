@@ -5,6 +5,7 @@ import { RwLock } from './rwlock.js';
 import { SortedSet } from './sorted.js';
 import { UploadSession, type BlobContent, type UploadQuota } from './upload.js';
 import { SeedableStore } from './seeding.js';
+import { checkName } from '../oci/reference.js';
 import type {
   ManifestPut,
   Page,
@@ -51,6 +52,8 @@ export class MemoryStore extends SeedableStore implements Store {
   readonly #blobs = new Map<string, BlobRecord>();
   readonly #repositories = new Map<string, Repository>();
   readonly #names = new SortedSet();
+  /** Repositories made by createRepository: they exist while empty. */
+  readonly #created = new Set<string>();
   readonly #uploads = new Map<string, UploadSession>();
   readonly #maxStorageBytes: number;
   readonly #maxUploads: number;
@@ -98,9 +101,9 @@ export class MemoryStore extends SeedableStore implements Store {
     return repository;
   }
 
-  /** A repository with no blob and no manifest left ceases to exist (it leaves the catalog). */
+  /** A repository with no blob and no manifest left ceases to exist (it leaves the catalog), unless created on purpose. */
   #dropIfEmpty(name: string, repository: Repository): void {
-    if (repository.blobs.size === 0 && repository.manifests.size === 0) {
+    if (repository.blobs.size === 0 && repository.manifests.size === 0 && !this.#created.has(name)) {
       this.#repositories.delete(name);
       this.#names.delete(name);
     }
@@ -112,6 +115,14 @@ export class MemoryStore extends SeedableStore implements Store {
 
   hasRepository(name: string): Promise<boolean> {
     return this.#lock.read(() => this.#repositories.has(name));
+  }
+
+  async createRepository(name: string): Promise<void> {
+    checkName(name);
+    return this.#lock.write(() => {
+      this.#created.add(name);
+      this.#createRepository(name);
+    });
   }
 
   // Blobs ------------------------------------------------------------------
@@ -380,6 +391,7 @@ export class MemoryStore extends SeedableStore implements Store {
       this.#blobs.clear();
       this.#repositories.clear();
       this.#names.clear();
+      this.#created.clear();
       this.#storedBytes = 0;
       this.#uploadBytes = 0;
     });

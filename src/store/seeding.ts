@@ -93,6 +93,7 @@ export abstract class SeedableStore implements Store {
 
   abstract repositories(page?: PageRequest): Promise<Page>;
   abstract hasRepository(name: string): Promise<boolean>;
+  abstract createRepository(name: string): Promise<void>;
   abstract blob(name: string, digest: string): Promise<StoredBlob | undefined>;
   abstract putBlob(name: string, content: BlobContent): Promise<StoredBlob>;
   abstract deleteBlob(name: string, digest: string): Promise<boolean>;

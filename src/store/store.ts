@@ -64,6 +64,12 @@ export interface Store {
   /** Repository names in lexical order, paged. */
   repositories(page?: PageRequest): Promise<Page>;
   hasRepository(name: string): Promise<boolean>;
+  /**
+   * Makes `name` exist while empty (listed, `hasRepository` true) until
+   * clear(): what a registry that refuses pushes to unknown repositories
+   * (`createOnPush: false`) needs before a push.
+   */
+  createRepository(name: string): Promise<void>;
 
   /** A blob linked into `name`, or undefined. */
   blob(name: string, digest: string): Promise<StoredBlob | undefined>;
