@@ -4,7 +4,7 @@
 // ones it is refused and nothing is stored. With anonymous pull it pulls
 // without credentials; with access rules a push outside the user's rights
 // fails, and a mount from a repository the user may not pull falls back to an
-// upload. skopeo runs through promisified execFile so the in-process registry
+// upload. skopeo runs as an asynchronous child process so the in-process registry
 // keeps serving. Needs `skopeo` on PATH (or $SKOPEO).
 import t, { type Test } from 'tap';
 import { readFile } from 'node:fs/promises';
