@@ -207,3 +207,24 @@ export async function readLayout(dir: string): Promise<Layout> {
 export function taggedEntry(layout: Layout, tag: string): Descriptor | undefined {
   return layout.index.manifests.find((d) => d.annotations?.[REF_NAME] === tag);
 }
+
+/** The regular files of a ustar/GNU tar archive (as `docker save` writes), by name; directories and links are skipped. */
+export function untar(archive: Buffer): Map<string, Buffer> {
+  const files = new Map<string, Buffer>();
+  let longName: string | undefined;
+  for (let offset = 0; offset + 512 <= archive.length; ) {
+    const header = archive.subarray(offset, offset + 512);
+    if (header.every((byte) => byte === 0)) break;
+    const field = (start: number, width: number) => header.subarray(start, start + width).toString('utf8').replace(/\0.*$/s, '');
+    const size = parseInt(field(124, 12).trim() || '0', 8);
+    const type = field(156, 1);
+    const prefix = field(345, 155);
+    const content = archive.subarray(offset + 512, offset + 512 + size);
+    const name = longName ?? (prefix ? `${prefix}/${field(0, 100)}` : field(0, 100));
+    longName = undefined;
+    if (type === 'L') longName = content.toString('utf8').replace(/\0.*$/s, '');
+    else if (type === '0' || type === '') files.set(name, Buffer.from(content));
+    offset += 512 + Math.ceil(size / 512) * 512;
+  }
+  return files;
+}
