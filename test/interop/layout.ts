@@ -163,22 +163,33 @@ export function blobsOf(content: Image | ImageIndex): Blob[] {
 }
 
 /**
- * Writes an image layout at `dir`: `oci-layout`, `blobs/sha256/<hex>` for
- * every blob, and `index.json` naming each top-level entry with its tag.
+ * The files of an image layout: `oci-layout`, `blobs/sha256/<hex>` for every
+ * blob, and `index.json` naming each top-level entry with its key (a tag, or
+ * a whole reference as some importers want).
  */
-export async function writeLayout(dir: string, tagged: Record<string, Image | ImageIndex>): Promise<void> {
-  await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
-  await writeFile(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+function layoutFiles(tagged: Record<string, Image | ImageIndex>): Map<string, Buffer> {
+  const files = new Map<string, Buffer>([['oci-layout', Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' }))]]);
   const manifests: Descriptor[] = [];
   for (const [tag, content] of Object.entries(tagged)) {
-    for (const b of blobsOf(content)) {
-      await writeFile(join(dir, 'blobs', 'sha256', b.descriptor.digest.slice('sha256:'.length)), b.bytes);
-    }
+    for (const b of blobsOf(content)) files.set(`blobs/sha256/${b.descriptor.digest.slice('sha256:'.length)}`, b.bytes);
     const top = 'index' in content ? content.index : content.manifest;
     const { platform: _platform, ...descriptor } = top.descriptor;
     manifests.push({ ...descriptor, annotations: { [REF_NAME]: tag } });
   }
-  await writeFile(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests }));
+  files.set('index.json', Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests })));
+  return files;
+}
+
+/** Writes an image layout at `dir` (see layoutFiles). */
+export async function writeLayout(dir: string, tagged: Record<string, Image | ImageIndex>): Promise<void> {
+  await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
+  for (const [path, bytes] of layoutFiles(tagged)) await writeFile(join(dir, path), bytes);
+}
+
+/** An image layout as one tar archive (an "OCI archive", as `ctr images import` reads). */
+export function layoutArchive(tagged: Record<string, Image | ImageIndex>): Buffer {
+  const files = [...layoutFiles(tagged)].map(([name, content]) => ({ name, content }));
+  return tar([{ name: 'blobs/' }, { name: 'blobs/sha256/' }, ...files]);
 }
 
 export interface Layout {
