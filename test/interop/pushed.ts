@@ -124,15 +124,6 @@ export async function checkLayoutImage(t: Asserts, dir: string, tag: string | un
   return entry!.digest;
 }
 
-/** Blob mounts into `to` the journal recorded since it was last cleared: `digest from status`. */
-export function mountsInto(registry: RunningRegistry, to: string): string[] {
-  return registry.journal
-    .filter({ method: 'POST', route: 'upload', name: to })
-    .map((e) => new URL(e.path, 'http://journal.invalid').searchParams)
-    .filter((query) => query.has('mount'))
-    .map((query) => `${query.get('mount')} ${query.get('from')}`);
-}
-
 /**
  * Each of `digests` was mounted into `to` from `from` (POST ?mount=&from=
  * answered 201), read from the journal since it was last cleared; with

@@ -14,8 +14,8 @@ export const SKOPEO = process.env.SKOPEO ?? 'skopeo';
  * Runs skopeo (with --insecure-policy: no dependence on
  * /etc/containers/policy.json) and reports how it ended instead of throwing.
  */
-export function runSkopeo(args: string[], env?: NodeJS.ProcessEnv): Promise<Outcome> {
-  return runClient(SKOPEO, ['--insecure-policy', ...args], env ? { env } : {});
+export function runSkopeo(args: string[], env?: NodeJS.ProcessEnv, input?: string): Promise<Outcome> {
+  return runClient(SKOPEO, ['--insecure-policy', ...args], { ...(env ? { env } : {}), ...(input === undefined ? {} : { input }) });
 }
 
 /** A fresh temporary directory, removed in the test's teardown. */
