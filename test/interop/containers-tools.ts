@@ -9,14 +9,13 @@
 // Neither tool deletes from a registry (`rmi` and `manifest rm` are local),
 // so there is no delete test; skopeo.test.ts covers delete.
 import t from 'tap';
-import { randomUUID } from 'node:crypto';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunningRegistry } from '../../src/index.js';
 import { startFor } from '../helpers/http.js';
 import { runClient, succeeded, type Outcome } from './client-run.js';
-import { writeLayout, type Image } from './layout.js';
+import { dockerArchive, writeLayout, type Image } from './layout.js';
 import {
   AUTH_MODES,
   PASSWORD,
@@ -35,6 +34,7 @@ type Test = Parameters<Extract<Parameters<typeof t.test>[0], (t: never) => unkno
 export type Tool = 'podman' | 'buildah';
 
 interface Session {
+  tool: Tool;
   dir: string;
   run(...args: string[]): Promise<Outcome>;
   runWith(input: string, ...args: string[]): Promise<Outcome>;
@@ -43,30 +43,37 @@ interface Session {
 /** A private store, HOME and auth file for one test, removed with its temp dir. */
 async function session(t: Test, tool: Tool): Promise<Session> {
   const dir = await tempDir(t, tool);
-  const storage = ['--root', join(dir, 'root'), '--runroot', join(dir, 'runroot'), '--storage-driver', 'vfs'];
+  // containers/storage refuses a runroot longer than 50 characters: a short temp dir of its own.
+  const runroot = await mkdtemp(join(tmpdir(), 'oci-test-registry-'));
+  t.teardown(() => rm(runroot, { recursive: true, force: true }));
+  const storage = ['--root', join(dir, 'root'), '--runroot', runroot, '--storage-driver', 'vfs'];
   // podman's own state: no events log, no systemd cgroup manager, libpod tmp under the dir.
   const global = tool === 'podman' ? [...storage, '--tmpdir', join(dir, 'tmp'), '--events-backend', 'none', '--cgroup-manager', 'cgroupfs'] : storage;
   // podman insists that a REGISTRY_AUTH_FILE it is given exists; login fills it.
   await writeFile(join(dir, 'auth.json'), '{"auths":{}}\n');
   const env = { PATH: process.env.PATH ?? '', HOME: dir, TMPDIR: dir, XDG_RUNTIME_DIR: dir, XDG_CONFIG_HOME: join(dir, '.config'), REGISTRY_AUTH_FILE: join(dir, 'auth.json') };
   return {
+    tool,
     dir,
     run: (...args) => runClient(tool, [...global, ...args], { env }),
     runWith: (input, ...args) => runClient(tool, [...global, ...args], { env, input }),
   };
 }
 
-/** Loads `image` from an OCI layout into the tool's store and names it `reference`. */
+/**
+ * Loads `image` into the tool's store named `reference`: a pull from a
+ * docker-save archive naming it (a pull from an OCI layout would name the
+ * image after the layout's path, which is no valid name in a temp dir with
+ * capitals in it).
+ */
 async function load(t: Test, s: Session, image: Image, reference: string): Promise<boolean> {
-  // The tool names an image pulled from a layout after the layout's path, which
-  // must then be a valid repository name: lowercase, unlike mkdtemp's names.
-  const source = join(tmpdir(), `oci-test-registry-layout-${randomUUID()}`);
-  t.teardown(() => rm(source, { recursive: true, force: true }));
-  await writeLayout(source, { v1: image });
-  const pulled = await s.run('pull', `oci:${source}:v1`);
-  if (!succeeded(t, pulled, 'pull oci: (load the test image)')) return false;
-  const id = pulled.stdout.toString('utf8').trim().split('\n').pop() ?? '';
-  return succeeded(t, await s.run('tag', id, reference), `tag ${reference}`);
+  const archive = join(s.dir, `${image.config.descriptor.digest.slice(7, 19)}.tar`);
+  await writeFile(archive, dockerArchive(image, [reference]));
+  const pulled = await s.run('pull', `docker-archive:${archive}`);
+  if (!succeeded(t, pulled, 'pull docker-archive: (load the test image)')) return false;
+  const listed = await s.run('images', '--format', `{{.ID}} {{.${s.tool === 'podman' ? 'Repository' : 'Name'}}}:{{.Tag}}`);
+  // buildah pads the ID column with spaces.
+  return t.match(listed.stdout.toString('utf8').replace(/[ \t]+/g, ' '), `${image.config.descriptor.digest.slice(7, 19)} ${reference}`, `the store holds ${reference}`);
 }
 
 /** Pushes `reference` (to `destination` when given); returns the digest the tool reports. */

@@ -17,7 +17,7 @@ import type { RunningRegistry } from '../../src/index.js';
 import { startFor } from '../helpers/http.js';
 import { succeeded, type Outcome } from './client-run.js';
 import { startDockerd, type Dockerd } from './daemons.js';
-import { tar, untar, type Image } from './layout.js';
+import { dockerArchive, untar, type Image } from './layout.js';
 import {
   AUTH_MODES,
   PASSWORD,
@@ -33,20 +33,6 @@ import {
 import { sampleImage, tempDir } from './skopeo-run.js';
 
 type Test = Parameters<Extract<Parameters<typeof t.test>[0], (t: never) => unknown>>[0];
-
-const hex = (digest: string) => digest.slice('sha256:'.length);
-
-/** A `docker save` archive of `image` (layers as uncompressed tars) tagged `repoTags`. */
-function dockerArchive(image: Image, repoTags: string[]): Buffer {
-  const layers = image.layers.map((_, position) => ({ name: `${position}/layer.tar`, content: layerTar(image, position) }));
-  const manifest = [{ Config: `${hex(image.config.descriptor.digest)}.json`, RepoTags: repoTags, Layers: layers.map((l) => l.name) }];
-  return tar([
-    { name: `${hex(image.config.descriptor.digest)}.json`, content: image.config.bytes },
-    ...image.layers.map((_, position) => ({ name: `${position}/` })),
-    ...layers,
-    { name: 'manifest.json', content: JSON.stringify(manifest) },
-  ]);
-}
 
 /** `docker load` of `image` under `references`. */
 async function load(t: Test, dockerd: Dockerd, image: Image, references: string[]): Promise<boolean> {

@@ -4,7 +4,7 @@
 import { createCipheriv, createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -238,4 +238,18 @@ export function untar(archive: Buffer): Map<string, Buffer> {
     offset += 512 + Math.ceil(size / 512) * 512;
   }
   return files;
+}
+
+const hex = (digest: string) => digest.slice('sha256:'.length);
+
+/** A `docker save` archive of `image` (layers as uncompressed tars) tagged `repoTags`. */
+export function dockerArchive(image: Image, repoTags: string[]): Buffer {
+  const layers = image.layers.map((_, position) => ({ name: `${position}/layer.tar`, content: gunzipSync(image.layers[position]!.bytes) }));
+  const manifest = [{ Config: `${hex(image.config.descriptor.digest)}.json`, RepoTags: repoTags, Layers: layers.map((l) => l.name) }];
+  return tar([
+    { name: `${hex(image.config.descriptor.digest)}.json`, content: image.config.bytes },
+    ...image.layers.map((_, position) => ({ name: `${position}/` })),
+    ...layers,
+    { name: 'manifest.json', content: JSON.stringify(manifest) },
+  ]);
 }
