@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { JournalEntry, RegistryOptions, RunningRegistry } from '../../src/index.js';
 import { send, startFor } from '../helpers/http.js';
 import { blobsOf, readLayout, taggedEntry, writeLayout, type Image } from './layout.js';
+import { succeeded } from './client-run.js';
 import { TOKEN_MODE_MOUNTS, checkMounted, checkTags } from './pushed.js';
 import { runSkopeo, sampleImage, tempDir, type Outcome } from './skopeo-run.js';
 
@@ -27,10 +28,6 @@ function skopeo(home: string, ...args: string[]): Promise<Outcome> {
 /** The same, with `input` on stdin (`login --password-stdin`). */
 function skopeoWith(home: string, input: string | undefined, ...args: string[]): Promise<Outcome> {
   return runSkopeo(args, { PATH: process.env.PATH ?? '', HOME: home, XDG_RUNTIME_DIR: home, XDG_CONFIG_HOME: join(home, '.config'), REGISTRY_AUTH_FILE: join(home, 'auth.json') }, input);
-}
-
-function succeeded(t: Test, outcome: Outcome, what: string): boolean {
-  return t.equal(outcome.code, 0, `${what} exits 0`, { stderr: outcome.stderr });
 }
 
 /** skopeo exited 1 with a message matching `reason` (and not because it could not start). */

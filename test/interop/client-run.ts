@@ -3,6 +3,7 @@
 // --password-stdin`), and a generous timeout so a hung client fails its test
 // instead of hanging the suite.
 import { spawn } from 'node:child_process';
+import type { Test } from 'tap';
 
 /** One client command; generous, since CI machines can be slow. */
 export const CLIENT_TIMEOUT_MS = 120_000;
@@ -48,6 +49,6 @@ export function runClient(file: string, args: string[], options: RunOptions = {}
 }
 
 /** Asserts a client command exited 0, showing its stderr when not; returns whether it did. */
-export function succeeded(t: { equal(a: unknown, b: unknown, message: string, extra: object): boolean }, outcome: Outcome, what: string): boolean {
+export function succeeded(t: Test, outcome: Outcome, what: string): boolean {
   return t.equal(outcome.code, 0, `${what} exits 0`, { stderr: outcome.stderr });
 }

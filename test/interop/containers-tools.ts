@@ -26,6 +26,7 @@ import {
   checkPushedImage,
   checkPushedIndex,
   checkTags,
+  storedLayerDigests,
   sampleIndex,
 } from './pushed.js';
 import { sampleImage, tempDir } from './skopeo-run.js';
@@ -94,12 +95,6 @@ async function pullBack(t: Test, s: Session, reference: string, image: Image, ar
   await checkLayoutImage(t, back, 'v1', image);
 }
 
-/** Layer digests of `name:reference` as the registry stores it. */
-async function layerDigests(registry: RunningRegistry, name: string, reference: string): Promise<string[]> {
-  const stored = await registry.store.getManifest(name, reference);
-  return stored ? (JSON.parse(stored.bytes.toString('utf8')) as { layers: { digest: string }[] }).layers.map((l) => l.digest) : [];
-}
-
 /** Push, check, copy to another repository by mount, pull back: the part every auth mode repeats. */
 async function pushCopyPull(t: Test, s: Session, registry: RunningRegistry, name: string, image: Image, mountRequired: boolean): Promise<void> {
   const reference = `${registry.host}/${name}:v1`;
@@ -112,7 +107,7 @@ async function pushCopyPull(t: Test, s: Session, registry: RunningRegistry, name
   const copy = `${name}-copy`;
   registry.journal.clear();
   if ((await push(t, s, reference, `${registry.host}/${copy}:v1`)) === undefined) return;
-  checkMounted(t, registry, copy, name, await layerDigests(registry, name, 'v1'), mountRequired);
+  checkMounted(t, registry, copy, name, await storedLayerDigests(registry, name, 'v1'), mountRequired);
   t.equal(await checkPushedImage(t, registry, copy, 'v1', image), digest, 'the copy has the same digest');
   await checkTags(t, registry, copy, ['v1']);
 

@@ -27,6 +27,7 @@ import {
   checkPushedImage,
   checkPushedIndex,
   checkTags,
+  storedLayerDigests,
   layerTar,
   sampleIndex,
 } from './pushed.js';
@@ -84,12 +85,6 @@ async function pullBack(t: Test, dockerd: Dockerd, reference: string, digest: st
   }
 }
 
-/** Layer digests of `name:reference` as the registry stores it. */
-async function layerDigests(registry: RunningRegistry, name: string, reference: string): Promise<string[]> {
-  const stored = await registry.store.getManifest(name, reference);
-  return stored ? (JSON.parse(stored.bytes.toString('utf8')) as { layers: { digest: string }[] }).layers.map((l) => l.digest) : [];
-}
-
 /** Push, check, push a tagged copy to another repository (mounted), pull back. */
 async function pushCopyPull(t: Test, dockerd: Dockerd, registry: RunningRegistry, name: string, image: Image, mountRequired: boolean): Promise<void> {
   const reference = `${registry.host}/${name}:v1`;
@@ -103,7 +98,7 @@ async function pushCopyPull(t: Test, dockerd: Dockerd, registry: RunningRegistry
   if (!succeeded(t, await dockerd.docker(['tag', reference, copyReference]), 'docker tag')) return;
   registry.journal.clear();
   t.equal(pushedDigest(t, await dockerd.docker(['push', copyReference]), `docker push ${copyReference}`), digest, 'the copy has the same digest');
-  checkMounted(t, registry, copy, name, await layerDigests(registry, name, 'v1'), mountRequired);
+  checkMounted(t, registry, copy, name, await storedLayerDigests(registry, name, 'v1'), mountRequired);
   await checkPushedImage(t, registry, copy, 'v1', image);
   await checkTags(t, registry, copy, ['v1']);
 

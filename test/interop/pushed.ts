@@ -5,18 +5,11 @@
 // on push, so the compressed bytes and digests are the client's own), every
 // blob's digest and size matching its descriptor — the tags listed exactly,
 // and which layers a cross-repository copy mounted (read from the journal).
+import type { Test } from 'tap';
 import { gunzipSync } from 'node:zlib';
 import type { RegistryOptions, RunningRegistry } from '../../src/index.js';
 import { buildIndex, readLayout, sha256, taggedEntry, type Image, type ImageIndex } from './layout.js';
 import { sampleImage } from './skopeo-run.js';
-
-/** The assertions these checks make (a tap Test fits). */
-export interface Asserts {
-  equal(found: unknown, wanted: unknown, message?: string, extra?: object): boolean;
-  strictSame(found: unknown, wanted: unknown, message?: string, extra?: object): boolean;
-  ok(value: unknown, message?: string, extra?: object): boolean;
-  comment(...message: unknown[]): void;
-}
 
 /** Login credentials the auth tests use, and the two auth modes every client is run in. */
 export const USER = 'alice';
@@ -58,7 +51,7 @@ interface ManifestJson {
  * uncompressed tars are the image's own, each blob matching its descriptor's
  * digest and size. `blobOf` reads a blob from wherever the client put it.
  */
-async function checkImageContent(t: Asserts, what: string, manifestBytes: Buffer, blobOf: (digest: string) => Promise<Buffer | undefined>, image: Image): Promise<void> {
+async function checkImageContent(t: Test, what: string, manifestBytes: Buffer, blobOf: (digest: string) => Promise<Buffer | undefined>, image: Image): Promise<void> {
   const manifest = JSON.parse(manifestBytes.toString('utf8')) as ManifestJson;
   t.equal(manifest.config.digest, image.config.descriptor.digest, `${what}: the config is the test's config`);
   const config = await blobOf(manifest.config.digest);
@@ -75,7 +68,7 @@ async function checkImageContent(t: Asserts, what: string, manifestBytes: Buffer
 }
 
 /** The registry holds `image` as `name:reference`; returns the stored manifest's digest. */
-export async function checkPushedImage(t: Asserts, registry: RunningRegistry, name: string, reference: string, image: Image): Promise<string | undefined> {
+export async function checkPushedImage(t: Test, registry: RunningRegistry, name: string, reference: string, image: Image): Promise<string | undefined> {
   const stored = await registry.store.getManifest(name, reference);
   if (!t.ok(stored, `the registry holds ${name}:${reference}`)) return undefined;
   t.equal(stored!.kind, 'image', `${name}:${reference} is an image manifest`);
@@ -88,7 +81,7 @@ export async function checkPushedImage(t: Asserts, registry: RunningRegistry, na
  * list) of exactly the two platforms, each child holding its image. Returns
  * the index digest and the child digests by architecture.
  */
-export async function checkPushedIndex(t: Asserts, registry: RunningRegistry, name: string, reference: string, index: ImageIndex): Promise<{ digest: string; children: Map<string, string> } | undefined> {
+export async function checkPushedIndex(t: Test, registry: RunningRegistry, name: string, reference: string, index: ImageIndex): Promise<{ digest: string; children: Map<string, string> } | undefined> {
   const stored = await registry.store.getManifest(name, reference);
   if (!t.ok(stored, `the registry holds ${name}:${reference}`)) return undefined;
   t.equal(stored!.kind, 'index', `${name}:${reference} is an index`);
@@ -106,7 +99,7 @@ export async function checkPushedIndex(t: Asserts, registry: RunningRegistry, na
 }
 
 /** The tags of `name` are exactly `tags` (in list order). */
-export async function checkTags(t: Asserts, registry: RunningRegistry, name: string, tags: string[]): Promise<void> {
+export async function checkTags(t: Test, registry: RunningRegistry, name: string, tags: string[]): Promise<void> {
   t.strictSame(await registry.store.listTags(name), tags, `${name} lists exactly the tags ${tags.join(', ')}`);
 }
 
@@ -114,7 +107,7 @@ export async function checkTags(t: Asserts, registry: RunningRegistry, name: str
  * An OCI layout a client wrote (pulled content written back out) holds
  * `image` under `tag`, or as its only entry; returns the manifest digest.
  */
-export async function checkLayoutImage(t: Asserts, dir: string, tag: string | undefined, image: Image): Promise<string | undefined> {
+export async function checkLayoutImage(t: Test, dir: string, tag: string | undefined, image: Image): Promise<string | undefined> {
   const layout = await readLayout(dir);
   const entry = tag === undefined ? layout.index.manifests[0] : taggedEntry(layout, tag);
   if (!t.ok(entry, `the written layout has ${tag ?? 'an entry'}`)) return undefined;
@@ -129,7 +122,7 @@ export async function checkLayoutImage(t: Asserts, dir: string, tag: string | un
  * answered 201), read from the journal since it was last cleared; with
  * `required` false the mounts are only reported (see TOKEN_MODE_MOUNTS).
  */
-export function checkMounted(t: Asserts, registry: RunningRegistry, to: string, from: string, digests: string[], required = true): void {
+export function checkMounted(t: Test, registry: RunningRegistry, to: string, from: string, digests: string[], required = true): void {
   const mounted = registry.journal
     .filter({ method: 'POST', route: 'upload', name: to, status: 201 })
     .map((e) => new URL(e.path, 'http://journal.invalid').searchParams)
@@ -139,4 +132,10 @@ export function checkMounted(t: Asserts, registry: RunningRegistry, to: string, 
   const journal = { journal: registry.journal.all().map((e) => `${e.method} ${e.path} ${e.status}`) };
   if (required) t.strictSame(missing, [], `every layer was mounted into ${to} from ${from} (201)`, journal);
   else t.comment(`mounts into ${to} from ${from}: ${digests.length - missing.length} of ${digests.length} layers (not required until TOKEN_MODE_MOUNTS)`);
+}
+
+/** Layer digests of `name:reference` as the registry stores it. */
+export async function storedLayerDigests(registry: RunningRegistry, name: string, reference: string): Promise<string[]> {
+  const stored = await registry.store.getManifest(name, reference);
+  return stored ? (JSON.parse(stored.bytes.toString('utf8')) as { layers: { digest: string }[] }).layers.map((l) => l.digest) : [];
 }
