@@ -167,8 +167,9 @@ export async function startDockerd(t: Teardown): Promise<Dockerd> {
   const execRoot = join(dir, 'exec');
   const configDir = join(dir, 'cli');
   await mkdir(configDir);
-  // An empty daemon config, so /etc/docker/daemon.json of the machine is not read.
-  await writeFile(join(dir, 'daemon.json'), '{}\n');
+  // A daemon config of its own, so /etc/docker/daemon.json of the machine is
+  // not read, and the daemon's identity key goes here, not to /etc/docker/key.json.
+  await writeFile(join(dir, 'daemon.json'), `${JSON.stringify({ 'deprecated-key-path': join(dir, 'key.json') })}\n`);
   // The directory is removed by stop(), after the daemon has exited (not by
   // a teardown of its own that could run first); stop() is registered before
   // the spawn, so a daemon that fails to start is cleaned up too.
