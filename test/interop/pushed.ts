@@ -23,9 +23,11 @@ export const AUTH_MODES: [mode: 'basic' | 'token', auth: NonNullable<RegistryOpt
  * Whether a cross-repository copy in token mode must mount. Until the
  * registry names the source repository's pull scope in its challenge (issue
  * 13 §2), a client that follows the challenge gets a token without it, and
- * its mount quietly becomes a full upload: the copy still succeeds and its
- * content is checked, and the mounts are only reported. Set to true once §2
- * is merged, and the token-mode copies of every client must mount.
+ * its mount quietly becomes a full upload; so in token mode the copy's
+ * success and content are asserted and its mounts only reported (a tap
+ * comment). Debian's skopeo, podman, buildah, docker and ctr ask for the
+ * source scope themselves and do mount here today (checked with this set to
+ * true); set it to true once §2 is merged, and every token-mode copy must mount.
  */
 export const TOKEN_MODE_MOUNTS = false;
 
