@@ -67,10 +67,17 @@ async function spawnDaemon(file: string, args: string[], log: string): Promise<D
   const fd = openSync(log, 'a');
   const child = spawn(file, args, { stdio: ['ignore', fd, fd], env: process.env });
   closeSync(fd);
+  // If the test process ends without its teardown (an uncaught error, a
+  // process.exit), the daemon is still asked to shut down cleanly: SIGTERM
+  // lets it unmount and stop what it started, after this process is gone.
+  const onExit = () => child.kill('SIGTERM');
+  process.once('exit', onExit);
   const exited = new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
     child.once('exit', () => resolve());
     child.once('error', () => resolve());
+  }).then(() => {
+    process.removeListener('exit', onExit);
   });
   const startError = new Promise<Error | undefined>((resolve) => {
     child.once('error', resolve);
@@ -137,16 +144,28 @@ async function stopByPidFile(pidFile: string): Promise<void> {
   }
 }
 
-/** Unmounts whatever a daemon left mounted under `dir` (deepest first), so `rm -r` cannot cross into a mount. */
-async function unmountUnder(dir: string): Promise<void> {
+/** Mount points under `dir` (itself included), deepest first, from this process's mountinfo. */
+async function mountsUnder(dir: string): Promise<string[]> {
   const mountinfo = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
-  const points = mountinfo
+  return mountinfo
     .split('\n')
     .map((line) => line.split(' ')[4] ?? '')
     .map((point) => point.replace(/\\(\d{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8))))
     .filter((point) => point === dir || point.startsWith(`${dir}/`))
     .sort((a, b) => b.length - a.length);
-  for (const point of points) await runClient('umount', ['-l', point]);
+}
+
+/**
+ * Removes a daemon's directory once the daemon has exited: first unmounts
+ * whatever it left mounted there (dockerd bind-mounts its network namespace
+ * under exec-root/netns), so `rm -r` never meets a busy mount point; fails
+ * the teardown, naming them, if mounts cannot be undone.
+ */
+async function removeDaemonDir(dir: string): Promise<void> {
+  for (const point of await mountsUnder(dir)) await runClient('umount', ['-l', point]);
+  const left = await mountsUnder(dir);
+  if (left.length) throw new Error(`could not unmount ${left.join(', ')}; ${dir} is left behind`);
+  await rm(dir, { recursive: true, force: true });
 }
 
 /** Runs `stop` once, however often it is called (the test's teardown and an explicit stop()). */
@@ -179,8 +198,7 @@ export async function startDockerd(t: Teardown): Promise<Dockerd> {
     // dockerd runs its own containerd and stops it on a clean exit; after a
     // SIGKILL it would be left running, so stop it by its pid file too.
     await stopByPidFile(join(execRoot, 'containerd', 'containerd.pid'));
-    await unmountUnder(dir);
-    await rm(dir, { recursive: true, force: true });
+    await removeDaemonDir(dir);
   });
   t.teardown(stop);
   daemon = await spawnDaemon(
@@ -256,8 +274,7 @@ export async function startContainerd(t: Teardown): Promise<Containerd> {
   let daemon: Daemon | undefined;
   const stop = once(async () => {
     if (daemon) await stopDaemon(daemon);
-    await unmountUnder(dir);
-    await rm(dir, { recursive: true, force: true });
+    await removeDaemonDir(dir);
   });
   t.teardown(stop);
   daemon = await spawnDaemon(CONTAINERD, ['--config', config], join(dir, 'containerd.log'));
