@@ -4,7 +4,7 @@
 // ones it is refused and nothing is stored. With anonymous pull it pulls
 // without credentials; with access rules a push outside the user's rights
 // fails, and a mount from a repository the user may not pull falls back to an
-// upload. skopeo runs through promisified execFile so the in-process registry
+// upload. skopeo runs as an asynchronous child process so the in-process registry
 // keeps serving. Needs `skopeo` on PATH (or $SKOPEO).
 import t, { type Test } from 'tap';
 import { readFile } from 'node:fs/promises';
@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import type { JournalEntry, RegistryOptions, RunningRegistry } from '../../src/index.js';
 import { send, startFor } from '../helpers/http.js';
 import { blobsOf, readLayout, taggedEntry, writeLayout, type Image } from './layout.js';
+import { succeeded } from './client-run.js';
+import { TOKEN_MODE_MOUNTS, checkMounted, checkTags } from './pushed.js';
 import { runSkopeo, sampleImage, tempDir, type Outcome } from './skopeo-run.js';
 
 /**
@@ -20,11 +22,12 @@ import { runSkopeo, sampleImage, tempDir, type Outcome } from './skopeo-run.js';
  * cache is the test's own.
  */
 function skopeo(home: string, ...args: string[]): Promise<Outcome> {
-  return runSkopeo(args, { PATH: process.env.PATH ?? '', HOME: home, XDG_RUNTIME_DIR: home, XDG_CONFIG_HOME: join(home, '.config'), REGISTRY_AUTH_FILE: join(home, 'auth.json') });
+  return skopeoWith(home, undefined, ...args);
 }
 
-function succeeded(t: Test, outcome: Outcome, what: string): boolean {
-  return t.equal(outcome.code, 0, `${what} exits 0`, { stderr: outcome.stderr });
+/** The same, with `input` on stdin (`login --password-stdin`). */
+function skopeoWith(home: string, input: string | undefined, ...args: string[]): Promise<Outcome> {
+  return runSkopeo(args, { PATH: process.env.PATH ?? '', HOME: home, XDG_RUNTIME_DIR: home, XDG_CONFIG_HOME: join(home, '.config'), REGISTRY_AUTH_FILE: join(home, 'auth.json') }, input);
 }
 
 /** skopeo exited 1 with a message matching `reason` (and not because it could not start). */
@@ -126,6 +129,37 @@ for (const [mode, auth] of MODES) {
     const pull = await skopeo(home, 'copy', '--src-tls-verify=false', '--src-creds', 'alice:alice-pass', '--preserve-digests', reference, `oci:${back}:v1`);
     if (succeeded(t, pull, 'skopeo copy --src-creds')) await checkLayout(t, back, 'v1', image);
     refused(t, await skopeo(home, 'copy', '--src-tls-verify=false', reference, `oci:${join(home, 'nothing')}:v1`), /unauthorized/, 'pull without credentials');
+  });
+}
+
+for (const [mode, auth] of MODES) {
+  t.test(`${mode}: skopeo login, then copy in, across repositories by mount and back without --creds; logout forgets`, async (t) => {
+    const registry = await startFor(t, { auth });
+    const home = await tempHome(t);
+    const image = sampleImage(`login-${mode}`);
+    await writeLayout(join(home, 'source'), { v1: image });
+    const login = await skopeoWith(home, 'alice-pass\n', 'login', '--tls-verify=false', '--username', 'alice', '--password-stdin', registry.host);
+    if (!succeeded(t, login, 'skopeo login --password-stdin')) return;
+    t.match(await readFile(join(home, 'auth.json'), 'utf8'), registry.host, 'the credentials went to the private auth file');
+
+    const push = await skopeo(home, 'copy', '--dest-tls-verify=false', `oci:${join(home, 'source')}:v1`, `docker://${registry.host}/team/app:v1`);
+    if (!succeeded(t, push, 'skopeo copy oci: → docker:// (logged in)')) return;
+    await checkStored(t, registry, 'team/app', 'v1', image);
+    await checkTags(t, registry, 'team/app', ['v1']);
+
+    registry.journal.clear();
+    const copy = await skopeo(home, 'copy', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${registry.host}/team/app:v1`, `docker://${registry.host}/team/copy:v1`);
+    if (!succeeded(t, copy, 'skopeo copy docker:// → docker:// (logged in)')) return;
+    checkMounted(t, registry, 'team/copy', 'team/app', image.layers.map((l) => l.descriptor.digest), mode === 'basic' || TOKEN_MODE_MOUNTS);
+    await checkStored(t, registry, 'team/copy', 'v1', image);
+    await checkTags(t, registry, 'team/copy', ['v1']);
+
+    const back = join(home, 'back');
+    const pull = await skopeo(home, 'copy', '--src-tls-verify=false', '--preserve-digests', `docker://${registry.host}/team/copy:v1`, `oci:${back}:v1`);
+    if (succeeded(t, pull, 'skopeo copy docker:// → oci: (logged in)')) await checkLayout(t, back, 'v1', image);
+
+    if (!succeeded(t, await skopeo(home, 'logout', registry.host), 'skopeo logout')) return;
+    refused(t, await skopeo(home, 'copy', '--src-tls-verify=false', `docker://${registry.host}/team/copy:v1`, `oci:${join(home, 'nothing')}:v1`), /unauthorized/, 'pull after logout');
   });
 }
 

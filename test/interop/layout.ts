@@ -4,7 +4,7 @@
 import { createCipheriv, createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -163,22 +163,33 @@ export function blobsOf(content: Image | ImageIndex): Blob[] {
 }
 
 /**
- * Writes an image layout at `dir`: `oci-layout`, `blobs/sha256/<hex>` for
- * every blob, and `index.json` naming each top-level entry with its tag.
+ * The files of an image layout: `oci-layout`, `blobs/sha256/<hex>` for every
+ * blob, and `index.json` naming each top-level entry with its key (a tag, or
+ * a whole reference as some importers want).
  */
-export async function writeLayout(dir: string, tagged: Record<string, Image | ImageIndex>): Promise<void> {
-  await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
-  await writeFile(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+function layoutFiles(tagged: Record<string, Image | ImageIndex>): Map<string, Buffer> {
+  const files = new Map<string, Buffer>([['oci-layout', Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' }))]]);
   const manifests: Descriptor[] = [];
   for (const [tag, content] of Object.entries(tagged)) {
-    for (const b of blobsOf(content)) {
-      await writeFile(join(dir, 'blobs', 'sha256', b.descriptor.digest.slice('sha256:'.length)), b.bytes);
-    }
+    for (const b of blobsOf(content)) files.set(`blobs/sha256/${b.descriptor.digest.slice('sha256:'.length)}`, b.bytes);
     const top = 'index' in content ? content.index : content.manifest;
     const { platform: _platform, ...descriptor } = top.descriptor;
     manifests.push({ ...descriptor, annotations: { [REF_NAME]: tag } });
   }
-  await writeFile(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests }));
+  files.set('index.json', Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests })));
+  return files;
+}
+
+/** Writes an image layout at `dir` (see layoutFiles). */
+export async function writeLayout(dir: string, tagged: Record<string, Image | ImageIndex>): Promise<void> {
+  await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
+  for (const [path, bytes] of layoutFiles(tagged)) await writeFile(join(dir, path), bytes);
+}
+
+/** An image layout as one tar archive (an "OCI archive", as `ctr images import` reads). */
+export function layoutArchive(tagged: Record<string, Image | ImageIndex>): Buffer {
+  const files = [...layoutFiles(tagged)].map(([name, content]) => ({ name, content }));
+  return tar([{ name: 'blobs/' }, { name: 'blobs/sha256/' }, ...files]);
 }
 
 export interface Layout {
@@ -206,4 +217,39 @@ export async function readLayout(dir: string): Promise<Layout> {
 /** The index.json entry tagged `tag`, or undefined. */
 export function taggedEntry(layout: Layout, tag: string): Descriptor | undefined {
   return layout.index.manifests.find((d) => d.annotations?.[REF_NAME] === tag);
+}
+
+/** The regular files of a ustar/GNU tar archive (as `docker save` writes), by name; directories and links are skipped. */
+export function untar(archive: Buffer): Map<string, Buffer> {
+  const files = new Map<string, Buffer>();
+  let longName: string | undefined;
+  for (let offset = 0; offset + 512 <= archive.length; ) {
+    const header = archive.subarray(offset, offset + 512);
+    if (header.every((byte) => byte === 0)) break;
+    const field = (start: number, width: number) => header.subarray(start, start + width).toString('utf8').replace(/\0.*$/s, '');
+    const size = parseInt(field(124, 12).trim() || '0', 8);
+    const type = field(156, 1);
+    const prefix = field(345, 155);
+    const content = archive.subarray(offset + 512, offset + 512 + size);
+    const name = longName ?? (prefix ? `${prefix}/${field(0, 100)}` : field(0, 100));
+    longName = undefined;
+    if (type === 'L') longName = content.toString('utf8').replace(/\0.*$/s, '');
+    else if (type === '0' || type === '') files.set(name, Buffer.from(content));
+    offset += 512 + Math.ceil(size / 512) * 512;
+  }
+  return files;
+}
+
+const hex = (digest: string) => digest.slice('sha256:'.length);
+
+/** A `docker save` archive of `image` (layers as uncompressed tars) tagged `repoTags`. */
+export function dockerArchive(image: Image, repoTags: string[]): Buffer {
+  const layers = image.layers.map((_, position) => ({ name: `${position}/layer.tar`, content: gunzipSync(image.layers[position]!.bytes) }));
+  const manifest = [{ Config: `${hex(image.config.descriptor.digest)}.json`, RepoTags: repoTags, Layers: layers.map((l) => l.name) }];
+  return tar([
+    { name: `${hex(image.config.descriptor.digest)}.json`, content: image.config.bytes },
+    ...image.layers.map((_, position) => ({ name: `${position}/` })),
+    ...layers,
+    { name: 'manifest.json', content: JSON.stringify(manifest) },
+  ]);
 }

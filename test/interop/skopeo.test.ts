@@ -21,6 +21,7 @@ import {
   type ImageIndex,
 } from './layout.js';
 import { startWire, type WireRecord } from './wire.js';
+import { succeeded } from './client-run.js';
 import { runSkopeo, tempDir as newTempDir, type Outcome } from './skopeo-run.js';
 
 /** The `t` a tap test callback receives. */
@@ -30,11 +31,6 @@ type Test = Parameters<Extract<Parameters<typeof t.test>[0], (t: never) => unkno
 /** Runs skopeo and reports how it ended, so a test asserts the exit code and shows stderr when it is not 0. */
 function skopeo(...args: string[]): Promise<Outcome> {
   return runSkopeo(args);
-}
-
-/** Asserts skopeo exited 0, showing the command and its stderr when not. */
-function succeeded(t: Test, outcome: Outcome, what: string): boolean {
-  return t.equal(outcome.code, 0, `${what} exits 0`, { stderr: outcome.stderr });
 }
 
 interface Teardown {
