@@ -48,3 +48,26 @@ export function startCli(t: Teardown, args: string[]): Promise<RunningCli> {
     void exited.then((code) => reject(new Error(`the CLI exited with ${code} before its ready line: ${stderr}`)));
   });
 }
+
+/** How a CLI run from source ended. */
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI from source (tsx) with `args` to its end (e.g. `check … -- COMMAND`). */
+export function runCli(args: string[], options: { cwd?: string } = {}): Promise<CliRun> {
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  const script = `import { main } from ${JSON.stringify(CLI)}; await main(process.argv.slice(1));`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, '--', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env, cwd: options.cwd });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
