@@ -58,7 +58,7 @@ function timeline(result: ScenarioResult): string {
   if (entries.length === 0) return '<p class="empty">No requests reached the registry.</p>';
   const t0 = Math.min(...entries.map((e) => e.at));
   const t1 = Math.max(...entries.map((e) => e.at + e.durationMs));
-  const span = Math.max(1, t1 - t0);
+  const span = Math.max(1, Math.ceil(t1 - t0));
   const bySeq = new Map<number, Finding[]>();
   for (const f of result.findings) bySeq.set(f.seq, [...(bySeq.get(f.seq) ?? []), f]);
   const rows = entries.map((e) => {
@@ -151,6 +151,8 @@ const SCRIPT = `
     setTimeout(function () { row.classList.remove('flash'); }, 1500);
   });
   apply();
+  // Lets a test (or a person) see that the script ran to the end.
+  document.documentElement.setAttribute('data-ready', 'true');
 })();
 `;
 
@@ -164,7 +166,7 @@ export function renderHtml(report: CheckReport): string {
 <style>${STYLE}</style></head>
 <body>
 <h1>oci-test-registry check</h1>
-<p class="meta">${report.command ? `<code>${esc(report.command.join(' '))}</code> · ` : ''}${esc(new Date(report.startedAt).toISOString())} · <b id="summary">${report.passed} of ${report.results.length} scenarios passed, ${report.failed} failed, ${findings} findings</b> · ${(report.durationMs / 1000).toFixed(1)} s</p>
+<p class="meta">${report.command ? `<code>${esc(report.command.join(' '))}</code> · ` : ''}${esc(new Date(report.startedAt).toISOString())} · <b id="summary">${report.passed} of ${report.results.length} scenarios passed, ${report.failed} failed, ${findings} finding${findings === 1 ? '' : 's'}</b> · ${(report.durationMs / 1000).toFixed(1)} s</p>
 <div class="filters">
 <label>scenario <select id="filter-scenario"><option value="">all</option>${report.results.map((r) => `<option>${esc(r.name)}</option>`).join('')}</select></label>
 <label>finding <select id="filter-rule"><option value="">any</option>${rules.map((r) => `<option>${esc(r)}</option>`).join('')}</select></label>
