@@ -118,7 +118,7 @@ t.test('the command line', async (t) => {
     t.equal(list.code, 0);
     t.equal(list.stdout, formatCatalogue());
     const some = await runCli(['check', '--list', '--scenarios', '503-*,baseline']);
-    t.same(some.stdout.split('\n').filter((l) => /^\S/.test(l)).map((l) => l.split(' ')[0]), ['baseline', '503-once-blob-upload', '503-once-manifest-put']);
+    t.same(some.stdout.split('\n\n')[0]!.split('\n').filter((l) => /^\S/.test(l)).map((l) => l.split(' ')[0]), ['baseline', '503-once-blob-upload', '503-once-manifest-put']);
     for (const args of [['check', '--scenarios', 'nope-*', '--', 'true'], ['check'], ['check', '--timeout', 'soon', '--', 'true'], ['check', '--bogus', '--', 'true']]) {
       const run = await runCli(args);
       t.equal(run.code, 2, args.join(' '));
@@ -174,4 +174,11 @@ t.test('the command line', async (t) => {
     t.equal(run.code, 0, 'the pull passed');
     t.match(JSON.parse(await readFile(join(dir, 'm'), 'utf8')), { schemaVersion: 2 });
   });
+});
+
+t.test('README "Checking a client" shows the catalogue the code has', async (t) => {
+  const readme = await readFile(fileURLToPath(new URL('../README.md', import.meta.url)), 'utf8');
+  const section = readme.slice(readme.indexOf('## Checking a client'), readme.indexOf('## Control endpoint'));
+  const block = /```text\n([\s\S]*?)```/.exec(section)?.[1];
+  t.equal(block, formatCatalogue(), 'paste the output of `oci-test-registry check --list` into README "Checking a client"');
 });

@@ -6,6 +6,7 @@
  */
 import type { RegistryOptions } from '../options.js';
 import { PROFILES } from '../control/profiles.js';
+import { FINDING_RULES } from './findings.js';
 
 /**
  * What a well-behaved client does in a scenario:
@@ -44,7 +45,7 @@ const SPEC = 'OCI distribution-spec v1.1.1';
 export function scenarios(): Scenario[] {
   const profiles: Scenario[] = Object.entries(PROFILES).map(([name, profile]) => ({
     name: `profile-${name}`,
-    summary: `the registry answers like ${profile.description} (${Object.keys(profile.options).join(', ')})`,
+    summary: `answers like ${profile.description}: ${Object.keys(profile.options).join(', ')}`,
     expects: 'works against that registry as it does against a spec-exact one',
     expectation: 'succeed',
     source: `README "Profiles"; ${Object.values(profile.sources)[0] ?? ''}`.replace(/; $/, ''),
@@ -65,7 +66,7 @@ export function scenarios(): Scenario[] {
       summary: 'every request needs HTTP Basic credentials (401 with a Basic challenge without them)',
       expects: 'sends OCI_USERNAME / OCI_PASSWORD as Basic credentials',
       expectation: 'succeed',
-      source: 'RFC 7617; distribution "token authentication" docs',
+      source: 'RFC 7617 (HTTP Basic); RFC 9110 §11.6.1 (WWW-Authenticate)',
       options: {},
       auth: 'basic',
     },
@@ -222,7 +223,7 @@ export function selectScenarios(patterns: readonly string[] | undefined, catalog
   return catalogue.filter((s) => regexps.some(({ re }) => re.test(s.name)));
 }
 
-/** The catalogue as `--list` prints it (and README "Checking a client" shows). */
+/** The catalogue as `--list` prints it (and README "Checking a client" shows): the scenarios, then the finding rules. */
 export function formatCatalogue(catalogue: Scenario[] = scenarios()): string {
   const lines: string[] = [];
   for (const s of catalogue) {
@@ -231,5 +232,7 @@ export function formatCatalogue(catalogue: Scenario[] = scenarios()): string {
     lines.push(`  client:   ${s.expects}`);
     lines.push(`  source:   ${s.source}`);
   }
+  lines.push('', 'findings (MUST fails the scenario):');
+  for (const rule of FINDING_RULES) lines.push(`  ${rule.rule} [${rule.severity}]: ${rule.summary}`, `    source: ${rule.source}`);
   return `${lines.join('\n')}\n`;
 }
