@@ -2,23 +2,10 @@
 // (test/fixtures/check-clients/client.mjs --broken=KIND) is caught by the
 // scenario or finding meant for it.
 import t from 'tap';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { checkClient, commandClient, runCheck, scenarios, startRegistry, type ScenarioResult } from '../src/index.js';
-import { formatCatalogue } from '../src/check/scenarios.js';
-import { runCli } from './helpers/cli-source.js';
-import { send, sha256 } from './helpers/http.js';
-import { LayoutBuilder } from './helpers/layout.js';
-import { tempDir } from './interop/skopeo-run.js';
+import { runCheck } from '../src/index.js';
+import { byName, CHECK_TEST_TIMEOUT_MS, fixtureClient as client, rulesOf as rules } from './helpers/check.js';
 
-const CLIENT = fileURLToPath(new URL('./fixtures/check-clients/client.mjs', import.meta.url));
-const client = (broken?: string) => commandClient([process.execPath, CLIENT, ...(broken ? [`--broken=${broken}`] : [])]);
-const byName = (results: ScenarioResult[]) => Object.fromEntries(results.map((r) => [r.name, r]));
-const rules = (r: ScenarioResult, severity?: string) => r.findings.filter((f) => !severity || f.severity === severity).map((f) => f.rule);
-
-// Each scenario starts a registry and a client process: far longer than tap's default on a busy machine.
-t.setTimeout(300_000);
+t.setTimeout(CHECK_TEST_TIMEOUT_MS);
 
 t.test('broken clients are caught by the scenario or finding meant for them', async (t) => {
   t.test('never retries: the 503 and dropped-connection scenarios fail on its exit status', async (t) => {

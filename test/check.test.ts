@@ -5,20 +5,15 @@ import t from 'tap';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { checkClient, commandClient, runCheck, scenarios, startRegistry, type ScenarioResult } from '../src/index.js';
+import { checkClient, commandClient, runCheck, startRegistry } from '../src/index.js';
 import { formatCatalogue } from '../src/check/scenarios.js';
+import { byName, CHECK_CLIENT as CLIENT, CHECK_TEST_TIMEOUT_MS, rulesOf as rules } from './helpers/check.js';
 import { runCli } from './helpers/cli-source.js';
 import { send, sha256 } from './helpers/http.js';
 import { LayoutBuilder } from './helpers/layout.js';
 import { tempDir } from './interop/skopeo-run.js';
 
-const CLIENT = fileURLToPath(new URL('./fixtures/check-clients/client.mjs', import.meta.url));
-const client = (broken?: string) => commandClient([process.execPath, CLIENT, ...(broken ? [`--broken=${broken}`] : [])]);
-const byName = (results: ScenarioResult[]) => Object.fromEntries(results.map((r) => [r.name, r]));
-const rules = (r: ScenarioResult, severity?: string) => r.findings.filter((f) => !severity || f.severity === severity).map((f) => f.rule);
-
-// Each scenario starts a registry and a client process: far longer than tap's default on a busy machine.
-t.setTimeout(300_000);
+t.setTimeout(CHECK_TEST_TIMEOUT_MS);
 
 t.test('a client still running at the timeout is killed with everything it started', async (t) => {
   const dir = await tempDir(t, 'check-timeout');
@@ -141,7 +136,7 @@ t.test('the command line', async (t) => {
     t.match(await readFile(seen, 'utf8'), /^http:\/\/127\.0\.0\.1:\d+\/v2\/check\/auth-basic 127\.0\.0\.1:\d+ check\/auth-basic oci-check$/);
 
     const json = JSON.parse(await readFile(join(dir, 'report', 'report.json'), 'utf8'));
-    t.same(json.results.map((r: ScenarioResult) => [r.name, r.result]), [['baseline', 'pass'], ['auth-basic', 'pass']]);
+    t.same(json.results.map((r: { name: string; result: string }) => [r.name, r.result]), [['baseline', 'pass'], ['auth-basic', 'pass']]);
     t.ok(json.results[0].requests.length > 0);
     const junit = await readFile(join(dir, 'report', 'junit.xml'), 'utf8');
     t.match(junit, /<testsuite name="oci-test-registry check" tests="2" failures="0"/);

@@ -6,12 +6,12 @@ import t from 'tap';
 import { execFile } from 'node:child_process';
 import { copyFile, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { commandClient, runCheck, writeReports } from '../../src/index.js';
+import { pathToFileURL } from 'node:url';
+import { runCheck, writeReports } from '../../src/index.js';
+import { fixtureClient } from '../helpers/check.js';
 import { tempDir } from './skopeo-run.js';
 
 const CHROMIUM = process.env.CHROMIUM ?? 'chromium';
-const CLIENT = fileURLToPath(new URL('../fixtures/check-clients/client.mjs', import.meta.url));
 
 /** Runs headless chromium with `args` on `url`; resolves with its stdout and stderr (rejects on a non-zero exit). */
 function chromium(profile: string, args: string[], url: string): Promise<{ stdout: string; stderr: string }> {
@@ -33,7 +33,7 @@ const consoleErrors = (stderr: string) => stderr.split('\n').filter((l) => /Unca
 t.test('report.html renders the matrix and every request of every timeline, without console errors', async (t) => {
   const dir = await tempDir(t, 'check-report');
   // A report with a pass, a failure with a MUST finding, faults and a SHOULD finding.
-  const report = await runCheck(commandClient([process.execPath, CLIENT, '--broken=accepts-truncated']), { scenarios: ['baseline', 'truncate-blob-get', '429-retry-after', 'blob-redirect'] });
+  const report = await runCheck(fixtureClient('accepts-truncated'), { scenarios: ['baseline', 'truncate-blob-get', '429-retry-after', 'blob-redirect'] });
   report.command = ['node', 'client.mjs', '--broken=accepts-truncated'];
   await writeReports(report, dir);
   const url = pathToFileURL(join(dir, 'report.html')).href;

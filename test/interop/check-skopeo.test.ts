@@ -1,7 +1,7 @@
 // skopeo through `oci-test-registry check`, push and pull: the command line
 // as a client author runs it, every scenario, and skopeo's matrix (printed as
 // a comment and asserted where README documents skopeo's behaviour).
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli-source.js';
@@ -11,7 +11,7 @@ import type { CheckReport } from '../../src/index.js';
 
 const CREDS = (side: 'src' | 'dest') => `\${OCI_USERNAME:+--${side}-creds "$OCI_USERNAME:$OCI_PASSWORD"}`;
 
-async function check(t: Parameters<Parameters<typeof t.test>[1]>[0], dir: string, flags: string[], command: string): Promise<CheckReport> {
+async function check(t: Test, dir: string, flags: string[], command: string): Promise<CheckReport> {
   const run = await runCli(['check', '--report', dir, ...flags, '--shell', '--', command]);
   t.comment(run.stdout);
   t.not(run.code, 2, `check ran (${run.stderr})`);
