@@ -2,7 +2,8 @@
 // the findings' rules on real requests, the uploadState option, and the
 // command line's exit codes, flags and report files.
 import t from 'tap';
-import { readFile } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
+import { access, readFile, watch } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkClient, commandClient, runCheck, startRegistry } from '../src/index.js';
@@ -15,18 +16,48 @@ import { tempDir } from './interop/skopeo-run.js';
 
 t.setTimeout(CHECK_TEST_TIMEOUT_MS);
 
+/** Gone, or at most a zombie waiting to be reaped by init. */
+async function processState(pid: number): Promise<string> {
+  return readFile(`/proc/${pid}/stat`, 'utf8').then((s) => s.split(') ')[1]![0]!, () => 'gone');
+}
+
+/** A client that starts a grandchild (sleep), writes its pid to `pidFile` and waits for it. */
+const hungClient = (pidFile: string) => ['/bin/sh', '-c', `sleep 300 & echo $! > ${pidFile}.tmp && mv ${pidFile}.tmp ${pidFile}; wait`];
+
+/** Resolves once `name` exists in `dir` (watched, not polled). */
+async function fileAppears(dir: string, name: string): Promise<void> {
+  const stop = new AbortController();
+  const watcher = watch(dir, { signal: stop.signal });
+  try {
+    if (await access(join(dir, name)).then(() => true, () => false)) return;
+    for await (const event of watcher) if (event.filename === name) return;
+  } finally {
+    stop.abort();
+  }
+}
+
 t.test('a client still running at the timeout is killed with everything it started', async (t) => {
   const dir = await tempDir(t, 'check-timeout');
   const pidFile = join(dir, 'pid');
-  const hung = commandClient(['/bin/sh', '-c', `sleep 300 & echo $! > ${pidFile}; wait`]);
-  const [r] = (await runCheck(hung, { scenarios: ['baseline'], timeoutMs: 500 })).results;
+  const [r] = (await runCheck(commandClient(hungClient(pidFile)), { scenarios: ['baseline'], timeoutMs: 500 })).results;
   t.equal(r!.timedOut, true);
   t.equal(r!.result, 'fail');
   t.equal(r!.exitCode, null);
   t.match(r!.reasons, [/timed out after 0.5 s/]);
-  const pid = Number(await readFile(pidFile, 'utf8'));
-  // Gone, or at most a zombie waiting to be reaped by init.
-  const state = await readFile(`/proc/${pid}/stat`, 'utf8').then((s) => s.split(') ')[1]![0], () => 'gone');
+  const state = await processState(Number(await readFile(pidFile, 'utf8')));
+  t.ok(state === 'gone' || state === 'Z', `the grandchild sleep was killed (state ${state})`);
+});
+
+t.test('an interrupted check ends the client it started (its process group is not the terminal\'s)', async (t) => {
+  const dir = await tempDir(t, 'check-interrupt');
+  let child: ChildProcess | undefined;
+  const ended = runCli(['check', '--scenarios', 'baseline', '--', ...hungClient(join(dir, 'pid'))], { onSpawn: (c) => (child = c) });
+  await fileAppears(dir, 'pid');
+  child!.kill('SIGINT');
+  const run = await ended;
+  t.equal(run.code, 130);
+  t.match(run.stderr, /SIGINT: stopped/);
+  const state = await processState(Number(await readFile(join(dir, 'pid'), 'utf8')));
   t.ok(state === 'gone' || state === 'Z', `the grandchild sleep was killed (state ${state})`);
 });
 

@@ -10,8 +10,7 @@ import { startRegistry, type RunningRegistry } from '../registry.js';
 import type { RegistryOptions } from '../options.js';
 import type { JournalEntry } from '../control/journal.js';
 import { importLayout } from '../layout/import.js';
-import { parseManifest } from '../oci/manifest.js';
-import { isObject } from '../oci/manifest.js';
+import { isObject, parseManifest } from '../oci/manifest.js';
 import { selectScenarios, type Scenario } from './scenarios.js';
 import { detectFindings, type Finding } from './findings.js';
 
@@ -106,6 +105,20 @@ export function substitute(text: string, target: CheckTarget): string {
   return text.replaceAll('{registry}', target.registry).replaceAll('{url}', target.url).replaceAll('{repository}', target.repository);
 }
 
+/** Process groups of the commands running now, so an interrupted check can end them (they are detached from its terminal). */
+const runningGroups = new Set<number>();
+
+/** Kills every client command still running (SIGINT/SIGTERM of the check process). */
+export function killRunningClients(): void {
+  for (const pid of runningGroups) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
 /**
  * A command as the client: run with the target's environment and the
  * placeholders replaced, in a process group of its own so a timeout ends
@@ -120,6 +133,7 @@ export function commandClient(command: readonly string[], options: { shell?: boo
         stdio: ['ignore', 'pipe', 'pipe'],
         detached: true,
       });
+      if (child.pid !== undefined) runningGroups.add(child.pid);
       let output = '';
       const collect = (chunk: Buffer) => {
         output = keepEnd(output + chunk.toString('utf8'));
@@ -140,6 +154,7 @@ export function commandClient(command: readonly string[], options: { shell?: boo
         resolve({ exitCode: null, output: `${output}${error.message}\n` });
       });
       child.once('close', (code) => {
+        if (child.pid !== undefined) runningGroups.delete(child.pid);
         signal.removeEventListener('abort', kill);
         resolve({ exitCode: code, output });
       });

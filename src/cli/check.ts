@@ -4,7 +4,7 @@
  * the reports. Exit 0 when every scenario passed, 1 otherwise, 2 on bad usage.
  */
 import { parseArgs } from 'node:util';
-import { commandClient, runCheck, type CheckOptions } from '../check/runner.js';
+import { commandClient, killRunningClients, runCheck, type CheckOptions } from '../check/runner.js';
 import { formatCatalogue, selectScenarios } from '../check/scenarios.js';
 import { summaryLine, tableHeader, tableRow, writeReports } from '../check/report.js';
 
@@ -93,6 +93,14 @@ export async function checkMain(argv: readonly string[]): Promise<number> {
     verify: values.verify === undefined ? undefined : commandClient([values.verify], { shell: true }),
     onResult: (result) => process.stdout.write(tableRow(result)),
   };
+  // Clients run in process groups of their own (so a timeout can end all they started): an interrupted check ends them itself.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      killRunningClients();
+      process.stderr.write(`${PROGRAM}: ${signal}: stopped\n`);
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    });
+  }
   process.stdout.write(tableHeader());
   let report;
   try {
