@@ -67,6 +67,7 @@ const OPTION_FLAGS: { readonly [K in OptionKey]: OptionFlag } = {
   chunkMaxBytes: { kind: 'bytes', help: 'a PATCH larger than this gets 416' },
   uploadPatchStatus: { kind: 'choice', choices: ['202', '204'], help: 'status of a successful PATCH' },
   omitDigestHeader: { kind: 'switch', help: 'leave Docker-Content-Digest out of manifest and blob responses' },
+  uploadState: { kind: 'switch', help: 'add an opaque _state query parameter to upload Locations (a client that builds upload URLs itself is noticed by check)' },
   tagsPagination: { kind: 'choice', choices: ['spec', 'ignore-n', 'no-link'], help: 'spec; ignore-n: every tag, no Link; no-link: n honoured, no Link header' },
   maxPageSize: { kind: 'count', help: 'cap n on tags/list and _catalog, and page requests without n' },
   blobRedirect: { kind: 'redirect', help: 'blob GETs answer 307 to a signed, expiring URL on HOST, else on the other spelling of loopback (127.0.0.1 <-> localhost)' },
@@ -612,6 +613,8 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   // A parent that closed our pipes must not turn a write into a crash.
   process.stdout.on('error', () => undefined);
   process.stderr.on('error', () => undefined);
+  // `check` is a command of its own (src/cli/check.ts), not a registry flag.
+  if (argv[0] === 'check') return exit(await (await import('./cli/check.js')).checkMain(argv.slice(1)));
 
   let line: CommandLine;
   try {

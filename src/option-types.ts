@@ -63,6 +63,7 @@ export const OPTION_TYPES: { readonly [K in keyof Required<RegistryOptions>]: Ch
   pullLimit: OBJECT,
   catalog: BOOLEAN,
   answers: OBJECT,
+  uploadState: BOOLEAN,
 };
 
 /** Refuses an option name that does not exist and a value of the wrong type, naming the option. */

@@ -71,6 +71,12 @@ export interface RegistryOptions {
   uploadPatchStatus?: 202 | 204;
   /** Leave `Docker-Content-Digest` out of manifest and blob responses (it is OPTIONAL in the spec). Default `false`. */
   omitDigestHeader?: boolean;
+  /**
+   * An opaque `_state` query parameter on every upload `Location`, as
+   * distribution sends, so a client that builds upload URLs itself can be
+   * noticed (the `check` run turns it on). Requests without it are still served. Default `false`.
+   */
+  uploadState?: boolean;
   /** `'spec'`; `'ignore-n'` (every tag, no Link); `'no-link'` (n honoured, no Link header). Default `'spec'`. */
   tagsPagination?: 'spec' | 'ignore-n' | 'no-link';
   /** Sent as `Warning: 299 - "<text>"` on every response (spec "Warnings"; at most 4096 bytes in all). */
@@ -155,6 +161,7 @@ export const DEFAULT_OPTIONS: Readonly<Omit<ResolvedOptions, Optional>> = Object
   singlePostUpload: true,
   uploadPatchStatus: 202,
   omitDigestHeader: false,
+  uploadState: false,
   tagsPagination: 'spec',
   warnings: [],
   tagDeletes: true,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { RegistryError, digestInvalid } from '../oci/errors.js';
 import { isDigestAlgorithm, parseDigest, type DigestAlgorithm, type ParsedDigest } from '../oci/digest.js';
 import { checkName } from '../oci/reference.js';
@@ -7,8 +8,20 @@ import type { RequestContext } from '../http/context.js';
 import type { UploadSession } from '../store/store.js';
 import { checkPushTarget } from './repositories.js';
 import type { UploadChunk } from '../store/upload.js';
+import type { ResolvedOptions } from '../options.js';
 
 const uploadLocation = (name: string, id: string): string => `/v2/${name}/blobs/uploads/${id}`;
+
+/**
+ * Option `uploadState`: an opaque `_state` query parameter on every upload
+ * Location (distribution does the same), so a client that builds the next
+ * URL itself instead of taking it from Location (spec "Pushing a blob in
+ * chunks": `<location>` is "the URL obtained from the preceding" request) can
+ * be told apart. It changes with the offset and is never checked.
+ */
+function uploadState(session: UploadSession): string {
+  return createHash('sha256').update(`${session.name}\0${session.id}\0${session.size}`).digest('base64url').slice(0, 22);
+}
 const blobLocation = (name: string, digest: string): string => `/v2/${name}/blobs/${digest}`;
 
 /**
@@ -16,14 +29,15 @@ const blobLocation = (name: string, digest: string): string => `/v2/${name}/blob
  * `Range: 0-<end-of-range>` (`0-0` before any byte, as distribution answers)
  * and `Docker-Upload-UUID`.
  */
-function progress(session: UploadSession): Record<string, string> {
+function progress(session: UploadSession, options: Pick<ResolvedOptions, 'uploadState'>): Record<string, string> {
   const size = session.size;
-  return { Location: uploadLocation(session.name, session.id), Range: `0-${size > 0 ? size - 1 : 0}`, 'Docker-Upload-UUID': session.id };
+  const location = uploadLocation(session.name, session.id) + (options.uploadState ? `?_state=${uploadState(session)}` : '');
+  return { Location: location, Range: `0-${size > 0 ? size - 1 : 0}`, 'Docker-Upload-UUID': session.id };
 }
 
 /** A refused chunk: 416 with the session's progress, so the client can resume from the right offset. */
-function refusedChunk(session: UploadSession, error: RegistryError): RegistryError {
-  return new RegistryError(error.code, error.message, { status: 416, detail: error.detail, headers: progress(session) });
+function refusedChunk(session: UploadSession, options: ResolvedOptions, error: RegistryError): RegistryError {
+  return new RegistryError(error.code, error.message, { status: 416, detail: error.detail, headers: progress(session, options) });
 }
 
 function created(ctx: RequestContext, digest: string): void {
@@ -31,8 +45,8 @@ function created(ctx: RequestContext, digest: string): void {
 }
 
 /** 416 for a chunk the `chunkMinBytes` / `chunkMaxBytes` quirks refuse; the session is unchanged. */
-function chunkRefused(session: UploadSession, why: string): RegistryError {
-  return refusedChunk(session, new RegistryError('BLOB_UPLOAD_INVALID', why));
+function chunkRefused(session: UploadSession, options: ResolvedOptions, why: string): RegistryError {
+  return refusedChunk(session, options, new RegistryError('BLOB_UPLOAD_INVALID', why));
 }
 
 /** end-4c `?digest-algorithm=`: which hash the session computes as bytes arrive. */
@@ -70,29 +84,29 @@ async function receive({ req, options }: RequestContext, session: UploadSession,
   // Quirk chunkMinBytes: a chunk smaller than OCI-Chunk-Min-Length is proven
   // non-final (spec: "except for the final chunk") when another PATCH follows it.
   if (min !== undefined && session.lastChunkSize !== undefined && session.lastChunkSize < min) {
-    throw chunkRefused(session, `the previous chunk had ${session.lastChunkSize} bytes, less than OCI-Chunk-Min-Length ${min}, and was not the last`);
+    throw chunkRefused(session, options, `the previous chunk had ${session.lastChunkSize} bytes, less than OCI-Chunk-Min-Length ${min}, and was not the last`);
   }
   if (range) {
     expected = range.end - range.start + 1;
     if (range.end < range.start || (declared !== undefined && declared !== expected)) {
-      throw refusedChunk(session, new RegistryError('BLOB_UPLOAD_INVALID', `Content-Range ${range.start}-${range.end} does not match Content-Length ${declared ?? '(none)'}`, {
+      throw refusedChunk(session, options, new RegistryError('BLOB_UPLOAD_INVALID', `Content-Range ${range.start}-${range.end} does not match Content-Length ${declared ?? '(none)'}`, {
         detail: { contentRange: req.headers['content-range'], contentLength: declared },
       }));
     }
   }
   if (max !== undefined && expected !== undefined && expected > max) {
-    throw chunkRefused(session, `the chunk has ${expected} bytes, more than this registry's limit of ${max} per request`);
+    throw chunkRefused(session, options, `the chunk has ${expected} bytes, more than this registry's limit of ${max} per request`);
   }
   let chunk: UploadChunk;
   try {
     chunk = session.chunk(range?.start, expected);
   } catch (error) {
-    throw error instanceof RegistryError && error.code === 'BLOB_UPLOAD_INVALID' ? refusedChunk(session, error) : error;
+    throw error instanceof RegistryError && error.code === 'BLOB_UPLOAD_INVALID' ? refusedChunk(session, options, error) : error;
   }
   try {
     const received = await streamBody(req, (bytes) => {
       if (max !== undefined && chunk.received + bytes.length > max) {
-        throw chunkRefused(session, `the chunk is larger than this registry's limit of ${max} bytes per request`);
+        throw chunkRefused(session, options, `the chunk is larger than this registry's limit of ${max} bytes per request`);
       }
       chunk.write(bytes);
     });
@@ -191,7 +205,7 @@ export async function start(ctx: RequestContext): Promise<void> {
 
 /** 202 for a new session, with `OCI-Chunk-Min-Length` when the registry has a minimum chunk size. */
 function opened(ctx: RequestContext, session: UploadSession): void {
-  const headers = progress(session);
+  const headers = progress(session, ctx.options);
   if (ctx.options.chunkMinBytes !== undefined) headers['OCI-Chunk-Min-Length'] = String(ctx.options.chunkMinBytes);
   sendEmpty(ctx.res, 202, headers);
 }
@@ -204,7 +218,7 @@ export async function patch(ctx: RequestContext): Promise<void> {
   chunk.commit();
   session.lastChunkSize = size;
   // Quirk uploadPatchStatus: some registries answer 204 instead of the spec's 202.
-  sendEmpty(ctx.res, ctx.options.uploadPatchStatus, progress(session));
+  sendEmpty(ctx.res, ctx.options.uploadPatchStatus, progress(session, ctx.options));
 }
 
 /** end-6 `PUT <location>?digest=`: the optional last chunk, then verify and store. */
@@ -217,7 +231,7 @@ export async function finish(ctx: RequestContext): Promise<void> {
 /** end-13 `GET <location>`: 204 with the current `Range` (spec: "get the current status after a 416 error"). */
 export async function status(ctx: RequestContext): Promise<void> {
   const session = await sessionOf(ctx);
-  sendEmpty(ctx.res, 204, progress(session));
+  sendEmpty(ctx.res, 204, progress(session, ctx.options));
 }
 
 /** `DELETE <location>`: cancels the session and frees its bytes. */

@@ -81,7 +81,10 @@ export function createPipeline(store: SeedableStore, options: ResolvedOptions, c
     const recorder = onRecord ? new RequestRecorder(req, res, onRecord) : undefined;
     handle(req, res, deps, recorder)
       .catch(async (error: unknown) => {
-        if (recorder) recorder.code = error instanceof RegistryError ? error.wireCode : 'UNKNOWN';
+        if (recorder) {
+          recorder.code = error instanceof RegistryError ? error.wireCode : 'UNKNOWN';
+          if (error instanceof RegistryError) recorder.message = error.message;
+        }
         await fail(req, res, error, options);
       })
       .catch(() => res.destroy());

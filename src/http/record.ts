@@ -18,6 +18,8 @@ export interface RequestRecord {
   status: number;
   /** OCI error code of an error response (or a mimicked registry's own, see `answers`). */
   code?: ErrorCode | 'UNKNOWN' | (string & {});
+  /** The message of that error (so a check can tell why a request was refused). */
+  message?: string;
   /** Request body bytes read. */
   bytesIn: number;
   /** Response bytes written (headers excluded). */
@@ -40,6 +42,7 @@ export class RequestRecorder {
   readonly #started = performance.now();
   route: Route | undefined;
   code: ErrorCode | 'UNKNOWN' | (string & {}) | undefined;
+  message: string | undefined;
   fault: string | undefined;
   #bytesOut = 0;
 
@@ -87,6 +90,7 @@ export class RequestRecorder {
     const digest = res.getHeader('docker-content-digest') ?? (route?.reference?.includes(':') ? route.reference : undefined) ?? route?.query.get('digest') ?? route?.query.get('mount') ?? undefined;
     if (typeof digest === 'string') record.digest = digest;
     if (this.code && res.headersSent) record.code = this.code;
+    if (this.message && res.headersSent) record.message = this.message;
     if (this.fault) record.fault = this.fault;
     return record;
   }

@@ -1,6 +1,6 @@
 // The CLI run from source (tsx) as a child process, for tests that need
 // the command line without building dist/ first.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
@@ -46,5 +46,29 @@ export function startCli(t: Teardown, args: string[]): Promise<RunningCli> {
       if (match) resolve({ url: match[1]!, host: match[2]!, stdout: () => stdout, stderr: () => stderr, stop: () => (child.kill('SIGTERM'), exited) });
     });
     void exited.then((code) => reject(new Error(`the CLI exited with ${code} before its ready line: ${stderr}`)));
+  });
+}
+
+/** How a CLI run from source ended. */
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI from source (tsx) with `args` to its end (e.g. `check … -- COMMAND`). */
+export function runCli(args: string[], options: { cwd?: string; onSpawn?: (child: ChildProcess) => void } = {}): Promise<CliRun> {
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  const script = `import { main } from ${JSON.stringify(CLI)}; await main(process.argv.slice(1));`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, '--', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env, cwd: options.cwd });
+  options.onSpawn?.(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
