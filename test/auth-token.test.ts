@@ -186,7 +186,12 @@ t.test('every route without a token: 401 with a challenge naming the scope that 
     ['DELETE', `/v2/team/app/blobs/${DIGEST}`, remove],
     ['POST', '/v2/team/app/blobs/uploads/', push],
     ['POST', `/v2/team/app/blobs/uploads/?digest=${sha256('x')}`, push, 'x'],
-    ['POST', `/v2/team/app/blobs/uploads/?mount=${DIGEST}&from=other/app`, push],
+    // A mount needs two scopes; the challenge names both (as distribution's does).
+    ['POST', `/v2/team/app/blobs/uploads/?mount=${DIGEST}&from=other/app`, `${push} repository:other/app:pull`],
+    // A mount that cannot happen (a tag in from, a bad digest, from the target itself) needs no second scope.
+    ['POST', `/v2/team/app/blobs/uploads/?mount=${DIGEST}&from=other/app:v1`, push],
+    ['POST', '/v2/team/app/blobs/uploads/?mount=sha256:abc&from=other/app', push],
+    ['POST', `/v2/team/app/blobs/uploads/?mount=${DIGEST}&from=team/app`, push],
     ['PATCH', upload, push, 'chunk'],
     ['PUT', `${upload}?digest=${DIGEST}`, push],
     ['GET', upload, push],

@@ -1,11 +1,11 @@
 import { RegistryError, digestInvalid } from '../oci/errors.js';
 import { isDigestAlgorithm, parseDigest, type DigestAlgorithm, type ParsedDigest } from '../oci/digest.js';
-import { checkName } from '../oci/reference.js';
 import { declaredLength, streamBody } from '../http/body.js';
 import { digestHeader, sendEmpty } from '../http/reply.js';
 import type { RequestContext } from '../http/context.js';
 import type { UploadSession } from '../store/store.js';
 import type { UploadChunk } from '../store/upload.js';
+import { mount } from './mount.js';
 
 const uploadLocation = (name: string, id: string): string => `/v2/${name}/blobs/uploads/${id}`;
 const blobLocation = (name: string, digest: string): string => `/v2/${name}/blobs/${digest}`;
@@ -137,27 +137,18 @@ function requiredDigest(query: URLSearchParams): ParsedDigest {
 /**
  * end-4a/4b/4c/11 `POST /v2/<name>/blobs/uploads/`: opens a session (202),
  * takes a whole blob with `?digest=` (201), or mounts one with `?mount=` (201,
- * or 202 and a session when it cannot).
+ * or, for any reason it cannot, 202 and a session: see ./mount.ts).
  */
 export async function start(ctx: RequestContext): Promise<void> {
   const { route, store, options, req } = ctx;
   const name = route.name!;
-  const mount = route.query.get('mount');
-  if (mount !== null) {
-    const { digest } = parseDigest(mount);
-    const fromParam = route.query.get('from');
-    const from = fromParam === null ? undefined : checkName(fromParam);
-    // spec "Mounting a blob": `from` MAY be optional; a registry unable to
-    // mount SHOULD answer 202. A mount needs pull on its source as well as
-    // push here (checked already): under auth, a mount without `from` takes
-    // the blob only from a repository this client may pull.
-    if (options.mount && (from !== undefined || options.mountWithoutFrom)) {
-      const source = from === undefined && ctx.controls.auth ? (repository: string) => ctx.principal.can('pull', repository) : from;
-      const blob = typeof source === 'string' && !ctx.principal.can('pull', source) ? undefined : await store.mountBlob(name, digest, source);
-      if (blob) return created(ctx, blob.digest);
-    }
+  const asksMount = route.query.has('mount');
+  if (asksMount) {
+    const blob = await mount(ctx);
+    if (blob) return created(ctx, blob.digest);
   }
-  const digestParam = mount === null ? route.query.get('digest') : null;
+  // A declined mount opens a plain session: its `?digest=` (if any) is no single POST.
+  const digestParam = asksMount ? null : route.query.get('digest');
   if (digestParam !== null && !options.singlePostUpload) {
     // Quirk singlePostUpload: false — spec end-4b: a registry without single
     // POST support answers 202 and a session; the client then PUTs the blob.
