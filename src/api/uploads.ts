@@ -168,13 +168,12 @@ export async function start(ctx: RequestContext): Promise<void> {
     return;
   }
   const algorithm = algorithmOf(route.query);
-  // spec: a POST that opens a session carries no body (Content-Length: 0).
-  // A chunked body is read to find out; any byte of it is refused.
-  const declared = declaredLength(req);
-  const sent = declared ?? (await streamBody(req, () => undefined));
-  if (sent > 0) {
-    throw new RegistryError('BLOB_UPLOAD_INVALID', 'a POST with a body needs ?digest=<digest> (single POST upload)');
-  }
+  // spec: only the chunked flow's POST MUST say `Content-Length: 0`; the
+  // POST-then-PUT flow's may carry a body (docker-registry-client 3.4.0 sends
+  // the JSON `null`). As distribution does, it is read and ignored: the
+  // session starts empty, so a blob sent here without ?digest= is not kept
+  // and the PUT that closes the session fails its digest check.
+  if (declaredLength(req) !== 0) await streamBody(req, () => undefined);
   return opened(ctx, await store.startUpload(name, algorithm));
 }
 
