@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { RegistryOptions, RunningRegistry } from '../../src/index.js';
 import { send, startFor } from '../helpers/http.js';
-import { buildImage, buildIndex, sha256, writeLayout, OCI_INDEX, OCI_MANIFEST, type Image } from './layout.js';
+import { buildImage, buildIndex, sha256, writeLayout, OCI_INDEX, OCI_MANIFEST, type Image, type ImageIndex } from './layout.js';
 import { sampleImage, tempDir } from './skopeo-run.js';
 
 type Test = Parameters<Extract<Parameters<typeof t.test>[0], (t: never) => unknown>>[0];
@@ -82,41 +82,25 @@ interface Base {
   name: string;
   tag: string;
   platform: string;
+  /** What the tag holds, imported into the registry from an OCI layout on disk. */
+  content: Image | ImageIndex;
   /** The image containerify should build on (the index's child for `platform`). */
   image: Image;
-  /** Imports the base into the registry from an OCI layout on disk. */
-  seed(registry: RunningRegistry, dir: string): Promise<void>;
 }
 
 function bases(): Base[] {
   const single = sampleImage('containerify-base');
   const amd64 = buildImage({ architecture: 'amd64', layers: [[{ name: 'etc/' }, { name: 'etc/platform', content: 'linux/amd64 base\n' }]] });
   const arm64 = buildImage({ architecture: 'arm64', layers: [[{ name: 'etc/' }, { name: 'etc/platform', content: 'linux/arm64 base\n' }]] });
-  const index = buildIndex([amd64, arm64]);
   return [
-    {
-      what: 'a base imported from an OCI layout',
-      name: 'base/single',
-      tag: 'v1',
-      platform: 'linux/amd64',
-      image: single,
-      seed: async (registry, dir) => {
-        await writeLayout(dir, { v1: single });
-        await registry.store.importLayout(dir, { name: 'base/single' });
-      },
-    },
-    {
-      what: 'a base whose tag is a two-platform index',
-      name: 'base/multi',
-      tag: 'v2',
-      platform: 'linux/arm64',
-      image: arm64,
-      seed: async (registry, dir) => {
-        await writeLayout(dir, { v2: index });
-        await registry.store.importLayout(dir, { name: 'base/multi' });
-      },
-    },
+    { what: 'a base imported from an OCI layout', name: 'base/single', tag: 'v1', platform: 'linux/amd64', content: single, image: single },
+    { what: 'a base whose tag is a two-platform index', name: 'base/multi', tag: 'v2', platform: 'linux/arm64', content: buildIndex([amd64, arm64]), image: arm64 },
   ];
+}
+
+async function seed(registry: RunningRegistry, base: Base, dir: string): Promise<void> {
+  await writeLayout(dir, { [base.tag]: base.content });
+  await registry.store.importLayout(dir, { name: base.name });
 }
 
 /** Pulls team/app:v1 and checks it is, byte for byte, what containerify built on `base`. */
@@ -155,7 +139,7 @@ t.test(`containerify ${VERSION} pushes an app image built on a base it pulls fro
         await t.test(`${auth.mode}, ${base.what}, ${crossMount ? 'with' : 'without'} --doCrossMount`, async (t) => {
           const registry = await startFor(t, auth.options);
           const dir = await tempDir(t, 'npm-containerify');
-          await base.seed(registry, join(dir, 'layout'));
+          await seed(registry, base, join(dir, 'layout'));
           const token = await auth.token(registry, base.name);
           const headers: Record<string, string> = token === undefined ? {} : { authorization: token.startsWith('Basic ') ? token : `Bearer ${token}` };
           const build = join(dir, 'build');
