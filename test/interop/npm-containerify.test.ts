@@ -10,7 +10,7 @@ import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { RegistryOptions, RunningRegistry } from '../../src/index.js';
+import { importLayout, type RegistryOptions, type RunningRegistry } from '../../src/index.js';
 import { send, startFor } from '../helpers/http.js';
 import { buildImage, buildIndex, sha256, writeLayout, OCI_INDEX, OCI_MANIFEST, type Image, type ImageIndex } from './layout.js';
 import { sampleImage, tempDir } from './skopeo-run.js';
@@ -100,7 +100,7 @@ function bases(): Base[] {
 
 async function seed(registry: RunningRegistry, base: Base, dir: string): Promise<void> {
   await writeLayout(dir, { [base.tag]: base.content });
-  await registry.store.importLayout(dir, { name: base.name });
+  await importLayout(registry.store, dir, { name: base.name });
 }
 
 /** Pulls team/app:v1 and checks it is, byte for byte, what containerify built on `base`. */

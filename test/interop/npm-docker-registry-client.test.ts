@@ -9,7 +9,7 @@ import t from 'tap';
 import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
-import type { RegistryOptions, RunningRegistry } from '../../src/index.js';
+import { importLayout, type RegistryOptions, type RunningRegistry } from '../../src/index.js';
 import { send, startFor } from '../helpers/http.js';
 import { buildImage, buildIndex, sha256, writeLayout, OCI_INDEX, OCI_MANIFEST, type Image } from './layout.js';
 import { sampleImage, tempDir } from './skopeo-run.js';
@@ -83,7 +83,7 @@ t.test(`docker-registry-client ${VERSION} pulls and pushes`, async (t) => {
       const index = buildIndex([buildImage({ architecture: 'amd64' }), buildImage({ architecture: 'arm64' })]);
       const dir = await tempDir(t, 'npm-drc');
       await writeLayout(join(dir, 'layout'), { v1: image, 'v1.0': image, multi: index });
-      await registry.store.importLayout(join(dir, 'layout'), { name: 'team/app' });
+      await importLayout(registry.store, join(dir, 'layout'), { name: 'team/app' });
       const client = drc.createClientV2({ name: `${registry.host}/team/app`, scheme: 'http', ...mode.credentials });
       t.teardown(() => client.close());
 

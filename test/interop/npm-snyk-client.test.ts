@@ -8,7 +8,7 @@ import t from 'tap';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import * as snyk from '@snyk/docker-registry-v2-client';
-import type { RegistryOptions, RunningRegistry } from '../../src/index.js';
+import { importLayout, type RegistryOptions, type RunningRegistry } from '../../src/index.js';
 import { startFor } from '../helpers/http.js';
 import { buildImage, buildIndex, sha256, writeLayout, OCI_INDEX, OCI_MANIFEST, type Image, type ImageIndex } from './layout.js';
 import { sampleImage, tempDir } from './skopeo-run.js';
@@ -45,7 +45,7 @@ async function seed(t: Test, registry: RunningRegistry): Promise<{ image: Image;
   ]);
   const dir = await tempDir(t, 'npm-snyk');
   await writeLayout(join(dir, 'layout'), { '1.0': image, '1.1': image, '2.0': image, latest: image, multi: index });
-  await registry.store.importLayout(join(dir, 'layout'), { name: 'team/app' });
+  await importLayout(registry.store, join(dir, 'layout'), { name: 'team/app' });
   await registry.store.pushImage('other/lib', { tag: 'v1' });
   return { image, index };
 }
