@@ -62,6 +62,7 @@ const OPTION_FLAGS: { readonly [K in OptionKey]: OptionFlag } = {
   referrers: { kind: 'switch', help: 'serve the referrers API (off: 404, so clients use the tag schema)' },
   mount: { kind: 'switch', help: 'honour cross-repository blob mounts (off: a mount opens an upload)' },
   mountWithoutFrom: { kind: 'switch', help: 'a mount without from= finds the blob in any repository' },
+  mountWithoutSourceAccess: { kind: 'choice', choices: ['challenge', 'upload'], help: 'token mode, a token without pull on from=: challenge (401 insufficient_scope) or upload (202)' },
   singlePostUpload: { kind: 'switch', help: 'accept a whole blob in one POST ?digest= (off: answered as a plain 202 session)' },
   chunkMinBytes: { kind: 'bytes', help: 'advertised as OCI-Chunk-Min-Length; a PATCH after a smaller chunk gets 416' },
   chunkMaxBytes: { kind: 'bytes', help: 'a PATCH larger than this gets 416' },

@@ -6,7 +6,7 @@ export { startRegistry, createRegistry } from './registry.js';
 export type { Registry, RunningRegistry } from './registry.js';
 export { DEFAULT_OPTIONS } from './options.js';
 export type { RegistryOptions, ResolvedOptions } from './options.js';
-export type { RequestRecord } from './http/record.js';
+export type { RequestRecord, MountRecord, MountDeclineReason } from './http/record.js';
 export type { AuthOptions } from './auth/authenticate.js';
 export type { AccessRule, Scope, Action } from './auth/scope.js';
 export type { FaultRule, FaultAction, FaultMatch, FaultHandle } from './control/faults.js';

@@ -64,6 +64,7 @@ export const OPTION_TYPES: { readonly [K in keyof Required<RegistryOptions>]: Ch
   catalog: BOOLEAN,
   answers: OBJECT,
   uploadState: BOOLEAN,
+  mountWithoutSourceAccess: is((v) => v === 'challenge' || v === 'upload', "'challenge' or 'upload'"),
 };
 
 /** Refuses an option name that does not exist and a value of the wrong type, naming the option. */

@@ -35,6 +35,15 @@ export interface RegistryOptions {
   mount?: boolean;
   /** Whether a mount without `from` finds the blob in any repository (automatic content discovery). Default `true`. */
   mountWithoutFrom?: boolean;
+  /**
+   * In token mode, a mount whose token grants push on the target but not pull
+   * on `from` (clients cache a token per repository): `'challenge'` answers
+   * 401 `insufficient_scope` naming both scopes, as distribution does, so the
+   * client returns with a token that can mount (when its user may pull `from`;
+   * otherwise the mount is declined); `'upload'` declines the mount quietly
+   * (202, an upload session). Default `'challenge'`.
+   */
+  mountWithoutSourceAccess?: 'challenge' | 'upload';
   /** Caps `n` on tags/list and _catalog, and pages requests without `n`. Default: no cap. */
   maxPageSize?: number;
   /** Bring your own store (extend SeedableStore); by default a new MemoryStore per registry. */
@@ -153,6 +162,7 @@ export const DEFAULT_OPTIONS: Readonly<Omit<ResolvedOptions, Optional>> = Object
   referrers: true,
   mount: true,
   mountWithoutFrom: true,
+  mountWithoutSourceAccess: 'challenge',
   headersTimeoutMs: 60_000,
   requestTimeoutMs: 0,
   keepAliveTimeoutMs: 5_000,
@@ -224,6 +234,9 @@ export function resolveOptions(options: RegistryOptions = {}): ResolvedOptions {
   positive('chunkMinBytes', resolved.chunkMinBytes);
   positive('chunkMaxBytes', resolved.chunkMaxBytes);
   if (resolved.uploadPatchStatus !== 202 && resolved.uploadPatchStatus !== 204) throw new TypeError('option uploadPatchStatus must be 202 or 204');
+  if (resolved.mountWithoutSourceAccess !== 'challenge' && resolved.mountWithoutSourceAccess !== 'upload') {
+    throw new TypeError("option mountWithoutSourceAccess must be 'challenge' or 'upload'");
+  }
   if (!['spec', 'ignore-n', 'no-link'].includes(resolved.tagsPagination)) throw new TypeError("option tagsPagination must be 'spec', 'ignore-n' or 'no-link'");
   // spec "Warnings": no more than 4096 bytes of warning data, and a quoted-string cannot hold '"' or CR/LF.
   if (resolved.warnings.some((w) => /["\\\r\n]/.test(w)) || Buffer.byteLength(resolved.warnings.join('')) > 4096) {

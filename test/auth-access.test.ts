@@ -219,28 +219,45 @@ t.test('mount with Basic: pull on `from` and push on the target, else a normal u
 });
 
 t.test('mount with Bearer: the token must carry pull on `from`', async (t) => {
-  const registry = await startFor(t, { auth: { token: { users: USERS }, access: ACCESS } });
-  const admin = await send(registry.url, 'GET', `/token?${new URLSearchParams([['service', registry.host], ['scope', 'repository:team/a:pull,push'], ['scope', 'repository:private/x:pull,push']])}`, { headers: { authorization: basic('admin') } });
-  const shared = await pushImage(registry.url, `Bearer ${admin.json.token}`, 'team/a', 'v1', 'team layer');
-  const secret = await pushImage(registry.url, `Bearer ${admin.json.token}`, 'private/x', 'v1', 'secret layer');
-  const token = async (...scopes: string[]) => {
-    const query = new URLSearchParams({ service: registry.host });
-    for (const scope of scopes) query.append('scope', scope);
-    return (await send(registry.url, 'GET', `/token?${query}`, { headers: { authorization: basic('alice') } })).json.token as string;
-  };
-  const mount = async (tokenValue: string, target: string, digest: string, from?: string) =>
-    send(registry.url, 'POST', `/v2/${target}/blobs/uploads/?mount=${digest}${from === undefined ? '' : `&from=${from}`}`, { headers: { authorization: `Bearer ${tokenValue}` } });
+  for (const mode of ['challenge', 'upload'] as const) {
+    await t.test(`mountWithoutSourceAccess: '${mode}'`, async (t) => {
+      const registry = await startFor(t, { auth: { token: { users: USERS }, access: ACCESS }, ...(mode === 'upload' && { mountWithoutSourceAccess: mode }) });
+      const admin = await send(registry.url, 'GET', `/token?${new URLSearchParams([['service', registry.host], ['scope', 'repository:team/a:pull,push'], ['scope', 'repository:private/x:pull,push']])}`, { headers: { authorization: basic('admin') } });
+      const shared = await pushImage(registry.url, `Bearer ${admin.json.token}`, 'team/a', 'v1', 'team layer');
+      const secret = await pushImage(registry.url, `Bearer ${admin.json.token}`, 'private/x', 'v1', 'secret layer');
+      const token = async (...scopes: string[]) => {
+        const query = new URLSearchParams({ service: registry.host });
+        for (const scope of scopes) query.append('scope', scope);
+        return (await send(registry.url, 'GET', `/token?${query}`, { headers: { authorization: basic('alice') } })).json.token as string;
+      };
+      const mount = async (tokenValue: string, target: string, digest: string, from?: string) =>
+        send(registry.url, 'POST', `/v2/${target}/blobs/uploads/?mount=${digest}${from === undefined ? '' : `&from=${from}`}`, { headers: { authorization: `Bearer ${tokenValue}` } });
 
-  // As docker and containers/image ask: the target's pull,push and the source's pull in one token.
-  const both = await token('repository:team/b:pull,push', 'repository:team/a:pull');
-  assertMounted(t, await mount(both, 'team/b', shared.layer, 'team/a'), 'team/b', shared.layer, 'token with pull on team/a');
-  const targetOnly = await token('repository:team/c:pull,push');
-  assertUploadOpened(t, await mount(targetOnly, 'team/c', shared.layer, 'team/a'), 'team/c', 'token without pull on team/a (alice may, the token does not say so)');
-  const askedSecret = await token('repository:team/d:pull,push', 'repository:private/x:pull');
-  assertUploadOpened(t, await mount(askedSecret, 'team/d', secret.layer, 'private/x'), 'team/d', 'pull on private/x asked but not granted');
-  // Without `from`: the blob sits only in private/x, which the token does not cover.
-  assertUploadOpened(t, await mount(askedSecret, 'team/d', secret.layer), 'team/d', 'no from, the blob only in private/x');
-  t.equal((await send(registry.url, 'HEAD', `/v2/team/d/blobs/${secret.layer}`, { headers: { authorization: `Bearer ${askedSecret}` } })).status, 404, 'the secret blob is not in team/d');
+      // As docker and containers/image ask: the target's pull,push and the source's pull in one token.
+      const both = await token('repository:team/b:pull,push', 'repository:team/a:pull');
+      assertMounted(t, await mount(both, 'team/b', shared.layer, 'team/a'), 'team/b', shared.layer, 'token with pull on team/a');
+      // A token cached for the target alone: alice may pull team/a, the token does not say so.
+      const targetOnly = await token('repository:team/c:pull,push');
+      const cached = await mount(targetOnly, 'team/c', shared.layer, 'team/a');
+      if (mode === 'upload') assertUploadOpened(t, cached, 'team/c', 'token without pull on team/a, quietly');
+      else {
+        const scopes = 'repository:team/c:pull,push repository:team/a:pull';
+        t.equal(cached.status, 401, 'token without pull on team/a: 401, so the client fetches a token that can mount');
+        t.equal(cached.headers['www-authenticate'], `Bearer realm="${registry.url}/token",service="${registry.host}",scope="${scopes}",error="insufficient_scope"`, 'the challenge names both scopes');
+        t.strictSame(cached.json, { errors: [{ code: 'UNAUTHORIZED', message: 'the token does not grant repository:team/a:pull', detail: { scope: scopes } }] });
+        t.equal(registry.journal.last()?.mount, undefined, 'refused before the handler: no mount was tried');
+      }
+      t.equal((await send(registry.url, 'HEAD', `/v2/team/c/blobs/${shared.layer}`, { headers: { authorization: `Bearer ${targetOnly}` } })).status, 404, 'nothing mounted into team/c');
+      // alice may never pull private/x: a challenge would only repeat itself, so in both modes the mount is declined.
+      const askedSecret = await token('repository:team/d:pull,push', 'repository:private/x:pull');
+      assertUploadOpened(t, await mount(askedSecret, 'team/d', secret.layer, 'private/x'), 'team/d', 'pull on private/x asked but not granted');
+      t.strictSame(registry.journal.last()?.mount, { digest: secret.layer, from: 'private/x', result: 'declined', reason: 'from-not-readable' }, 'the journal says why');
+      // Without `from`: the blob sits only in private/x, which the token does not cover.
+      assertUploadOpened(t, await mount(askedSecret, 'team/d', secret.layer), 'team/d', 'no from, the blob only in private/x');
+      t.strictSame(registry.journal.last()?.mount, { digest: secret.layer, result: 'declined', reason: 'blob-unknown' }, 'without from: no repository the caller may pull has it');
+      t.equal((await send(registry.url, 'HEAD', `/v2/team/d/blobs/${secret.layer}`, { headers: { authorization: `Bearer ${askedSecret}` } })).status, 404, 'the secret blob is not in team/d');
+    });
+  }
 });
 
 // --- the CLI ---------------------------------------------------------------

@@ -10,6 +10,7 @@ import t, { type Test } from 'tap';
 import { mock } from 'node:test';
 import { randomUUID } from 'node:crypto';
 import type { RunningRegistry } from '../src/index.js';
+import { parseRoute } from '../src/http/route.js';
 import { send, sha256, startFor, type Reply, type SendOptions } from './helpers/http.js';
 import { OCI_CONFIG, OCI_LAYER, OCI_MANIFEST } from './helpers/push.js';
 
@@ -94,14 +95,25 @@ interface Step {
 }
 
 class ChallengeFollowingClient {
-  token: string | undefined;
+  /** Tokens by repository (`perRepository`), else one under ''. */
+  readonly #tokens = new Map<string, string>();
   /** Every request this client sent, in order. */
   readonly steps: Step[] = [];
 
   constructor(
     readonly url: string,
     readonly credentials?: [string, string],
+    /** Cache a token per repository, as docker and containers/image do, instead of one for everything. */
+    readonly perRepository = false,
   ) {}
+
+  get token(): string | undefined {
+    return this.#tokens.get('');
+  }
+
+  set token(value: string) {
+    this.#tokens.set('', value);
+  }
 
   async #send(method: string, path: string, options: SendOptions): Promise<Reply> {
     const reply = await send(this.url, method, path, options);
@@ -111,7 +123,11 @@ class ChallengeFollowingClient {
 
   /** Sends with the current token; on a Bearer challenge, fetches a token for its scope and retries once. */
   async request(method: string, path: string, options: SendOptions = {}): Promise<Reply> {
-    const withToken = () => ({ ...options, headers: { ...options.headers, ...(this.token ? { authorization: bearer(this.token) } : {}) } });
+    const key = this.perRepository ? (parseRoute(path).name ?? '') : '';
+    const withToken = () => {
+      const token = this.#tokens.get(key);
+      return { ...options, headers: { ...options.headers, ...(token ? { authorization: bearer(token) } : {}) } };
+    };
     const first = await this.#send(method, path, withToken());
     const header = first.headers['www-authenticate'];
     if (first.status !== 401 || header === undefined) return first;
@@ -123,7 +139,7 @@ class ChallengeFollowingClient {
     for (const scope of (params.scope ?? '').split(' ').filter(Boolean)) realm.searchParams.append('scope', scope);
     const granted = await this.#send('GET', `${realm.pathname}${realm.search}`, this.credentials ? { headers: { authorization: basic(...this.credentials) } } : {});
     if (granted.status !== 200) return first;
-    this.token = granted.json.token as string;
+    this.#tokens.set(key, granted.json.token as string);
     return this.#send(method, path, withToken());
   }
 }
@@ -186,7 +202,12 @@ t.test('every route without a token: 401 with a challenge naming the scope that 
     ['DELETE', `/v2/team/app/blobs/${DIGEST}`, remove],
     ['POST', '/v2/team/app/blobs/uploads/', push],
     ['POST', `/v2/team/app/blobs/uploads/?digest=${sha256('x')}`, push, 'x'],
-    ['POST', `/v2/team/app/blobs/uploads/?mount=${DIGEST}&from=other/app`, push],
+    // A mount needs two scopes; the challenge names both (as distribution's does).
+    ['POST', `/v2/team/app/blobs/uploads/?mount=${DIGEST}&from=other/app`, `${push} repository:other/app:pull`],
+    // A mount that cannot happen (a tag in from, a bad digest, from the target itself) needs no second scope.
+    ['POST', `/v2/team/app/blobs/uploads/?mount=${DIGEST}&from=other/app:v1`, push],
+    ['POST', '/v2/team/app/blobs/uploads/?mount=sha256:abc&from=other/app', push],
+    ['POST', `/v2/team/app/blobs/uploads/?mount=${DIGEST}&from=team/app`, push],
     ['PATCH', upload, push, 'chunk'],
     ['PUT', `${upload}?digest=${DIGEST}`, push],
     ['GET', upload, push],
@@ -365,6 +386,42 @@ t.test('a client following the challenges pushes and pulls; the wire shows 401 �
     client.steps.map((s, i) => `${s.method} ${s.path} ${s.status} ${s.path.startsWith('/token') ? 'Basic [redacted]' : i === 0 ? '-' : 'Bearer [redacted]'}`),
     'the journal matches the exchange, credentials redacted',
   );
+});
+
+t.test('a client caching a token per repository still mounts: the challenge names both scopes', async (t) => {
+  for (const mode of ['challenge', 'upload'] as const) {
+    await t.test(`mountWithoutSourceAccess: '${mode}'`, async (t) => {
+      const registry = await startFor(t, { auth: { token: { users: USERS } }, mountWithoutSourceAccess: mode });
+      const client = new ChallengeFollowingClient(registry.url, ['alice', 'secret'], true);
+      const { layer } = await pushWith(t, client, 'team/a', 'v1');
+      const digest = sha256(layer);
+      // The client starts its push to team/b: it now holds a token for team/b alone.
+      const config = Buffer.from('{"architecture":"arm64","os":"linux"}');
+      t.equal((await client.request('POST', `/v2/team/b/blobs/uploads/?digest=${sha256(config)}`, { body: config })).status, 201, 'config pushed to team/b');
+      const from = client.steps.length;
+      const mounted = await client.request('POST', `/v2/team/b/blobs/uploads/?mount=${digest}&from=team/a`);
+      const path = `/v2/team/b/blobs/uploads/?mount=${digest}&from=team/a`;
+      const both = 'repository:team/b:pull,push repository:team/a:pull';
+      if (mode === 'upload') {
+        t.equal(mounted.status, 202, 'the cached token cannot read team/a: quietly an upload session');
+        t.strictSame(client.steps.slice(from), [{ method: 'POST', path, status: 202 }], 'no challenge');
+        t.strictSame(registry.journal.last()?.mount, { digest, from: 'team/a', result: 'declined', reason: 'from-not-readable' }, 'journal: declined, the token cannot pull team/a');
+        return;
+      }
+      t.equal(mounted.status, 201, 'mounted after one challenge');
+      t.equal(mounted.headers.location, `/v2/team/b/blobs/${digest}`, 'Location of the mounted blob');
+      t.strictSame(client.steps.slice(from), [
+        { method: 'POST', path, status: 401 },
+        { method: 'GET', path: tokenPath(registry, 'repository:team/b:pull,push', 'repository:team/a:pull'), status: 200 },
+        { method: 'POST', path, status: 201 },
+      ], '401 insufficient_scope → a token for both → 201');
+      const challenged = registry.journal.filter({ method: 'POST', status: 401 }).at(-1)!;
+      t.equal(challenged.responseHeaders['www-authenticate'], challenge(registry, both, 'insufficient_scope'), 'the challenge names both scopes in one parameter');
+      t.strictSame(registry.journal.last()?.mount, { digest, from: 'team/a', result: 'mounted' }, 'the journal shows the mount');
+      const got = await client.request('GET', `/v2/team/b/blobs/${digest}`);
+      t.ok(got.body.equals(layer), 'the layer is in team/b, byte for byte');
+    });
+  }
 });
 
 t.test('insufficient scope: 401 with error="insufficient_scope" and the needed scope; the client asks again and succeeds', async (t) => {

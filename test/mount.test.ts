@@ -1,6 +1,7 @@
 // end-11 cross-repository blob mount (spec "Mounting a blob from another
 // repository"): `POST /v2/<name>/blobs/uploads/?mount=<digest>&from=<other>`.
 import t from 'tap';
+import type { RegistryOptions, RunningRegistry } from '../src/index.js';
 import { send, sha256, startFor, type Reply } from './helpers/http.js';
 import { pushBlob } from './helpers/push.js';
 import { OCI_CONFIG, OCI_MANIFEST, assertError, json, putManifest, type Asserts } from './helpers/fixtures.js';
@@ -16,7 +17,7 @@ function assertMounted(t: Asserts, reply: Reply, name: string, digest: string): 
  * spec: a registry that cannot mount "SHOULD return a 202" — an ordinary
  * upload session (end-4a), which the client can use to push the blob.
  */
-async function assertSessionAndUse(t: Asserts, url: string, reply: Reply, name: string, bytes: Buffer): Promise<void> {
+async function assertSessionAndUse(t: Asserts, url: string, reply: Reply, name: string, bytes: Buffer, headers: Record<string, string> = {}): Promise<void> {
   t.equal(reply.status, 202, `not mounted: 202 (${reply.body.toString('utf8').slice(0, 200)})`);
   const location = String(reply.headers.location);
   t.match(location, new RegExp(`^/v2/${name.replace(/\//g, '\\/')}/blobs/uploads/[^/?]+`), 'Location is an upload session in the target repository');
@@ -24,22 +25,27 @@ async function assertSessionAndUse(t: Asserts, url: string, reply: Reply, name: 
   t.ok(typeof reply.headers['docker-upload-uuid'] === 'string' && location.includes(String(reply.headers['docker-upload-uuid'])), 'Docker-Upload-UUID names the session');
   // The session is real: the client finishes the push through it.
   const sep = location.includes('?') ? '&' : '?';
-  const put = await send(url, 'PUT', `${location}${sep}digest=${sha256(bytes)}`, { body: bytes, headers: { 'Content-Type': 'application/octet-stream' } });
+  const put = await send(url, 'PUT', `${location}${sep}digest=${sha256(bytes)}`, { body: bytes, headers: { ...headers, 'Content-Type': 'application/octet-stream' } });
   t.equal(put.status, 201, 'the session completes the push');
-  const get = await send(url, 'GET', `/v2/${name}/blobs/${sha256(bytes)}`);
+  const get = await send(url, 'GET', `/v2/${name}/blobs/${sha256(bytes)}`, { headers });
   t.equal(get.status, 200);
   t.ok(get.body.equals(bytes), 'and the blob is in the repository');
 }
 
-const mount = (url: string, name: string, query: string) => send(url, 'POST', `/v2/${name}/blobs/uploads/?${query}`);
+const mount = (url: string, name: string, query: string, headers: Record<string, string> = {}) => send(url, 'POST', `/v2/${name}/blobs/uploads/?${query}`, { headers });
+
+/** The journal's account of the newest mount request. */
+const lastMount = (registry: RunningRegistry) => registry.journal.filter({ method: 'POST', route: 'upload' }).at(-1)?.mount;
 
 t.test('mount from a repository that has the blob → 201; the blob now GETs in the target', async (t) => {
-  const { url } = await startFor(t);
+  const registry = await startFor(t);
+  const { url } = registry;
   const bytes = Buffer.from('a layer worth mounting');
   const digest = await pushBlob(url, 'mount/a', bytes);
   assertError(t, await send(url, 'GET', `/v2/mount/b/blobs/${digest}`), 404, 'BLOB_UNKNOWN');
 
   assertMounted(t, await mount(url, 'mount/b', `mount=${digest}&from=mount/a`), 'mount/b', digest);
+  t.strictSame(lastMount(registry), { digest, from: 'mount/a', result: 'mounted' }, 'the journal records the mount');
   const get = await send(url, 'GET', `/v2/mount/b/blobs/${digest}`);
   t.equal(get.status, 200);
   t.ok(get.body.equals(bytes), 'same bytes');
@@ -56,26 +62,6 @@ t.test('mount from a repository that has the blob → 201; the blob now GETs in 
   assertMounted(t, await mount(url, 'mount/b', `mount=${digest}&from=mount/b`), 'mount/b', digest);
   // from given as %2F-encoded works the same.
   assertMounted(t, await mount(url, 'mount/c', `mount=${digest}&from=mount%2Fb`), 'mount/c', digest);
-});
-
-t.test('mount of a blob not in `from` → 202 and a normal upload session', async (t) => {
-  const { url } = await startFor(t);
-  const elsewhere = Buffer.from('only in mount/elsewhere');
-  const digest = await pushBlob(url, 'mount/elsewhere', elsewhere);
-  await pushBlob(url, 'mount/source', 'the source has other things');
-  const rows = [
-    { why: 'blob in another repository, not in from', query: `mount=${digest}&from=mount/source`, bytes: elsewhere },
-    { why: 'from does not exist', query: `mount=${digest}&from=mount/nowhere`, bytes: elsewhere },
-    { why: 'blob nowhere at all', query: `mount=${sha256('nowhere')}&from=mount/source`, bytes: Buffer.from('nowhere') },
-  ];
-  for (const [i, { why, query, bytes }] of rows.entries()) {
-    await t.test(why, async (t) => {
-      const name = `mount/target${i}`;
-      const reply = await mount(url, name, query);
-      assertError(t, await send(url, 'GET', `/v2/${name}/blobs/${sha256(bytes)}`), 404, ['BLOB_UNKNOWN', 'NAME_UNKNOWN']);
-      await assertSessionAndUse(t, url, reply, name, bytes);
-    });
-  }
 });
 
 t.test('mount without from: automatic content discovery', async (t) => {
@@ -111,27 +97,63 @@ t.test('option mount: false → 202 always', async (t) => {
   }
 });
 
-t.test('an invalid from → 400 NAME_INVALID; an invalid mount digest → 400 DIGEST_INVALID', async (t) => {
-  const { url } = await startFor(t);
-  const digest = await pushBlob(url, 'bad/source', 'bytes');
+t.test('containerify 4.1.0 --doCrossMount: from=<repository>:<tag> → 202 and an upload session, the reason in the journal', async (t) => {
+  const registry = await startFor(t);
+  const bytes = Buffer.from('a base layer');
+  const digest = await pushBlob(registry.url, 'base/node', bytes);
+  // Exactly what containerify sends: its `from` is the base image reference, tag included.
+  const reply = await send(registry.url, 'POST', `/v2/team/app/blobs/uploads/?mount=${digest}&from=base/node:20`);
+  t.strictSame(lastMount(registry), { digest, from: 'base/node:20', result: 'declined', reason: 'from-invalid' }, 'journal: declined, from is no repository name');
+  await assertSessionAndUse(t, registry.url, reply, 'team/app', bytes);
+});
+
+t.test('every mount the registry cannot honour → 202 and an upload session; the journal says why', async (t) => {
+  const basic = (user: string) => ({ authorization: `Basic ${Buffer.from(`${user}:pw`).toString('base64')}` });
+  const auth: RegistryOptions = { auth: { basic: { users: { alice: 'pw', admin: 'pw' } }, access: [{ user: 'alice', repositories: 'team/*', actions: ['pull', 'push'] }, { user: 'admin', repositories: 'src/*', actions: ['pull'] }] } };
+  const held = Buffer.from('held by src/repo');
+  const nowhere = Buffer.from('in no repository');
+  const digest = sha256(held);
   const hex = digest.slice('sha256:'.length);
-  const rows: { query: string; code: string }[] = [
-    { query: `mount=${digest}&from=Bad/Source`, code: 'NAME_INVALID' },
-    { query: `mount=${digest}&from=bad//source`, code: 'NAME_INVALID' },
-    { query: `mount=${digest}&from=-bad`, code: 'NAME_INVALID' },
-    { query: `mount=${digest}&from=`, code: 'NAME_INVALID' },
-    { query: `mount=${digest}&from=${'a'.repeat(256)}`, code: 'NAME_INVALID' },
-    { query: `mount=${digest}&from=bad/source/`, code: 'NAME_INVALID' },
-    { query: 'mount=sha256:abc&from=bad/source', code: 'DIGEST_INVALID' },
-    { query: `mount=${hex}&from=bad/source`, code: 'DIGEST_INVALID' },
-    { query: `mount=sha256:${hex.toUpperCase()}&from=bad/source`, code: 'DIGEST_INVALID' },
-    { query: 'mount=&from=bad/source', code: 'DIGEST_INVALID' },
-    { query: 'mount=sha256:abc', code: 'DIGEST_INVALID' },
+  type Row = { why: string; query: string; reason: string; bytes?: Buffer; options?: RegistryOptions; user?: string; source?: string };
+  const rows: Row[] = [
+    { why: 'from is a reference with a tag', query: `mount=${digest}&from=src/repo:v1`, reason: 'from-invalid' },
+    { why: 'from with upper case', query: `mount=${digest}&from=Src/Repo`, reason: 'from-invalid' },
+    { why: 'from with an empty component', query: `mount=${digest}&from=src//repo`, reason: 'from-invalid' },
+    { why: 'from starting with a separator', query: `mount=${digest}&from=-src`, reason: 'from-invalid' },
+    { why: 'from empty', query: `mount=${digest}&from=`, reason: 'from-invalid' },
+    { why: 'from longer than 255', query: `mount=${digest}&from=${'a'.repeat(256)}`, reason: 'from-invalid' },
+    { why: 'from with a trailing slash', query: `mount=${digest}&from=src/repo/`, reason: 'from-invalid' },
+    { why: 'mount digest too short', query: 'mount=sha256:abc&from=src/repo', reason: 'digest-invalid', bytes: nowhere },
+    { why: 'mount digest without algorithm', query: `mount=${hex}&from=src/repo`, reason: 'digest-invalid' },
+    { why: 'mount digest in upper case', query: `mount=sha256:${hex.toUpperCase()}&from=src/repo`, reason: 'digest-invalid' },
+    { why: 'mount digest empty', query: 'mount=&from=src/repo', reason: 'digest-invalid', bytes: nowhere },
+    { why: 'mount digest malformed, no from', query: 'mount=sha256:abc', reason: 'digest-invalid', bytes: nowhere },
+    // spec: ?mount= takes precedence; a declined mount opens a session, it is no single POST.
+    { why: 'mount digest malformed, with ?digest=', query: `mount=sha256:abc&from=src/repo&digest=${digest}`, reason: 'digest-invalid' },
+    { why: 'from names no repository', query: `mount=${digest}&from=src/nowhere`, reason: 'from-unknown' },
+    { why: 'the blob is in another repository, not in from', query: `mount=${digest}&from=src/other`, reason: 'blob-unknown' },
+    { why: 'the blob is in no repository', query: `mount=${sha256(nowhere)}&from=src/repo`, reason: 'blob-unknown', bytes: nowhere },
+    { why: 'no from, the blob is in no repository', query: `mount=${sha256(nowhere)}`, reason: 'blob-unknown', bytes: nowhere },
+    { why: 'no from, mountWithoutFrom: false', query: `mount=${digest}`, reason: 'from-missing', options: { mountWithoutFrom: false } },
+    { why: 'mount: false', query: `mount=${digest}&from=src/repo`, reason: 'mount-off', options: { mount: false } },
+    { why: 'mount: false, no from', query: `mount=${digest}`, reason: 'mount-off', options: { mount: false } },
+    { why: 'the caller may not pull from', query: `mount=${digest}&from=src/repo`, reason: 'from-not-readable', options: auth, user: 'alice' },
+    // Rights come before existence: the answer does not tell which repositories exist.
+    { why: 'the caller may not pull from, which does not exist', query: `mount=${digest}&from=src/nowhere`, reason: 'from-not-readable', options: auth, user: 'alice' },
   ];
-  for (const { query, code } of rows) {
-    await t.test(`?${query.slice(0, 80)}`, async (t) => {
-      assertError(t, await mount(url, 'bad/target', query), 400, code);
+  for (const row of rows) {
+    await t.test(`${row.why}: ?${row.query.slice(0, 60)}`, async (t) => {
+      const registry = await startFor(t, row.options);
+      const headers = row.user ? basic(row.user) : {};
+      await registry.store.seedBlob('src/repo', held);
+      await registry.store.seedBlob('src/other', 'src/other has other things');
+      const reply = await mount(registry.url, 'team/target', row.query, headers);
+      const query = new URLSearchParams(row.query);
+      const from = query.get('from');
+      t.strictSame(lastMount(registry), { digest: query.get('mount'), ...(from !== null && { from }), result: 'declined', reason: row.reason }, `journal: declined, ${row.reason}`);
+      const bytes = row.bytes ?? held;
+      assertError(t, await send(registry.url, 'GET', `/v2/team/target/blobs/${sha256(bytes)}`, { headers }), 404, ['BLOB_UNKNOWN', 'NAME_UNKNOWN']);
+      await assertSessionAndUse(t, registry.url, reply, 'team/target', bytes, headers);
     });
   }
-  assertError(t, await send(url, 'GET', `/v2/bad/target/blobs/${digest}`), 404, ['BLOB_UNKNOWN', 'NAME_UNKNOWN']);
 });

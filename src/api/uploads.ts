@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { RegistryError, digestInvalid } from '../oci/errors.js';
 import { isDigestAlgorithm, parseDigest, type DigestAlgorithm, type ParsedDigest } from '../oci/digest.js';
-import { checkName } from '../oci/reference.js';
 import { declaredLength, streamBody } from '../http/body.js';
 import { digestHeader, sendEmpty } from '../http/reply.js';
 import type { RequestContext } from '../http/context.js';
@@ -9,6 +8,7 @@ import type { UploadSession } from '../store/store.js';
 import { checkPushTarget } from './repositories.js';
 import type { UploadChunk } from '../store/upload.js';
 import type { ResolvedOptions } from '../options.js';
+import { mount } from './mount.js';
 
 const uploadLocation = (name: string, id: string): string => `/v2/${name}/blobs/uploads/${id}`;
 
@@ -152,28 +152,19 @@ function requiredDigest(query: URLSearchParams): ParsedDigest {
 /**
  * end-4a/4b/4c/11 `POST /v2/<name>/blobs/uploads/`: opens a session (202),
  * takes a whole blob with `?digest=` (201), or mounts one with `?mount=` (201,
- * or 202 and a session when it cannot).
+ * or, for any reason it cannot, 202 and a session: see ./mount.ts).
  */
 export async function start(ctx: RequestContext): Promise<void> {
   const { route, store, options, req } = ctx;
   const name = route.name!;
   await checkPushTarget(ctx, name);
-  const mount = route.query.get('mount');
-  if (mount !== null) {
-    const { digest } = parseDigest(mount);
-    const fromParam = route.query.get('from');
-    const from = fromParam === null ? undefined : checkName(fromParam);
-    // spec "Mounting a blob": `from` MAY be optional; a registry unable to
-    // mount SHOULD answer 202. A mount needs pull on its source as well as
-    // push here (checked already): under auth, a mount without `from` takes
-    // the blob only from a repository this client may pull.
-    if (options.mount && (from !== undefined || options.mountWithoutFrom)) {
-      const source = from === undefined && ctx.controls.auth ? (repository: string) => ctx.principal.can('pull', repository) : from;
-      const blob = typeof source === 'string' && !ctx.principal.can('pull', source) ? undefined : await store.mountBlob(name, digest, source);
-      if (blob) return created(ctx, blob.digest);
-    }
+  const asksMount = route.query.has('mount');
+  if (asksMount) {
+    const blob = await mount(ctx);
+    if (blob) return created(ctx, blob.digest);
   }
-  const digestParam = mount === null ? route.query.get('digest') : null;
+  // A declined mount opens a plain session: its `?digest=` (if any) is no single POST.
+  const digestParam = asksMount ? null : route.query.get('digest');
   if (digestParam !== null && !options.singlePostUpload) {
     // Quirk singlePostUpload: false — spec end-4b: a registry without single
     // POST support answers 202 and a session; the client then PUTs the blob.
@@ -193,13 +184,12 @@ export async function start(ctx: RequestContext): Promise<void> {
     return;
   }
   const algorithm = algorithmOf(route.query);
-  // spec: a POST that opens a session carries no body (Content-Length: 0).
-  // A chunked body is read to find out; any byte of it is refused.
-  const declared = declaredLength(req);
-  const sent = declared ?? (await streamBody(req, () => undefined));
-  if (sent > 0) {
-    throw new RegistryError('BLOB_UPLOAD_INVALID', 'a POST with a body needs ?digest=<digest> (single POST upload)');
-  }
+  // spec: only the chunked flow's POST MUST say `Content-Length: 0`; the
+  // POST-then-PUT flow's may carry a body (docker-registry-client 3.4.0 sends
+  // the JSON `null`). As distribution does, it is read and ignored: the
+  // session starts empty, so a blob sent here without ?digest= is not kept
+  // and the PUT that closes the session fails its digest check.
+  if (declaredLength(req) !== 0) await streamBody(req, () => undefined);
   return opened(ctx, await store.startUpload(name, algorithm));
 }
 

@@ -2,9 +2,10 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { RegistryError } from '../oci/errors.js';
 import type { Route } from '../http/route.js';
-import { allowedActions, covers, formatScope, requiredScope, type AccessRule, type Action, type Scope } from './scope.js';
+import { allowedActions, covers, formatScope, mountSourceScope, requiredScope, type AccessRule, type Action, type Scope } from './scope.js';
 import { TokenSigner, type TokenClaims } from './token.js';
 import { NOBODY_CHECKS, type Principal } from './principal.js';
+import type { ResolvedOptions } from '../options.js';
 
 /** The `auth` option: Basic, or the Docker bearer-token flow; off when absent. */
 export interface AuthOptions {
@@ -24,6 +25,9 @@ export interface AuthOptions {
 
 export const REALM = 'oci-test-registry';
 
+/** The options that decide what a mount's source asks of a token. */
+type MountOptions = Pick<ResolvedOptions, 'mount' | 'mountWithoutSourceAccess'>;
+
 function digestOf(value: string): Buffer {
   return createHash('sha256').update(value).digest();
 }
@@ -41,8 +45,10 @@ export class Authenticator {
   readonly #users: Map<string, Buffer>;
   readonly #access: AccessRule[] | undefined;
   readonly #dummy = digestOf('');
+  readonly #mounts: MountOptions;
 
-  constructor(options: AuthOptions) {
+  constructor(options: AuthOptions, mounts: MountOptions = { mount: true, mountWithoutSourceAccess: 'challenge' }) {
+    this.#mounts = mounts;
     this.mode = options.basic ? 'basic' : 'token';
     const users = options.basic?.users ?? options.token?.users ?? {};
     this.#users = new Map(Object.entries(users).map(([user, password]) => [user, digestOf(password)]));
@@ -90,7 +96,9 @@ export class Authenticator {
     if (route.kind === 'redirect' || route.kind === 'token') return NOBODY_CHECKS;
     const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
     const scope = requiredScope(route, method);
-    return this.mode === 'basic' ? this.#checkBasic(req, scope) : this.#checkBearer(req, route, scope, authority);
+    if (this.mode === 'basic') return this.#checkBasic(req, scope);
+    const source = this.#mounts.mount ? mountSourceScope(route, method) : undefined;
+    return this.#checkBearer(req, route, scope, source, authority);
   }
 
   #checkBasic(req: IncomingMessage, scope: Scope | undefined): Principal {
@@ -110,15 +118,28 @@ export class Authenticator {
     return principal;
   }
 
-  /** The challenge of RFC 6750 / the Docker token spec for a request needing `scope`. */
-  challenge(authority: string, scope: Scope | undefined, error?: 'invalid_token' | 'insufficient_scope'): string {
+  /**
+   * The challenge of RFC 6750 / the Docker token spec for a request needing
+   * `scopes`: all of them, space-separated in one `scope` parameter (RFC 6749
+   * §3.3), so a client that follows it gets one token that does it all.
+   */
+  challenge(authority: string, scopes: Scope[], error?: 'invalid_token' | 'insufficient_scope'): string {
     let value = `Bearer realm="http://${authority}/token",service="${authority}"`;
-    if (scope) value += `,scope="${formatScope(scope)}"`;
+    if (scopes.length > 0) value += `,scope="${scopes.map(formatScope).join(' ')}"`;
     if (error) value += `,error="${error}"`;
     return value;
   }
 
-  #checkBearer(req: IncomingMessage, route: Route, scope: Scope | undefined, authority: string): Principal {
+  /**
+   * `scope` must be granted by the token. `source` (pull on a mount's `from`)
+   * is named in every challenge; a token without it gets 401
+   * insufficient_scope when its holder could be granted it and
+   * `mountWithoutSourceAccess` is 'challenge' (as distribution answers), so
+   * the client comes back with a token that can mount. Otherwise the request
+   * goes on and the mount is declined (202, an upload session).
+   */
+  #checkBearer(req: IncomingMessage, route: Route, scope: Scope | undefined, source: Scope | undefined, authority: string): Principal {
+    const scopes = [scope, source].filter((s): s is Scope => s !== undefined);
     const header = req.headers.authorization;
     const match = header === undefined ? null : /^Bearer +([A-Za-z0-9._~+/=-]+) *$/i.exec(header);
     // The control endpoint also takes Basic credentials, so a test can steer a token-mode registry with a password.
@@ -130,28 +151,36 @@ export class Authenticator {
       if (typeof credentials === 'object') why = 'invalid username or password';
     }
     if (!match) {
-      throw new RegistryError('UNAUTHORIZED', why, { headers: { 'WWW-Authenticate': this.challenge(authority, scope) } });
+      throw new RegistryError('UNAUTHORIZED', why, { headers: { 'WWW-Authenticate': this.challenge(authority, scopes) } });
     }
     const verified = this.signer.verify(match[1]!);
     if ('error' in verified || verified.claims.typ === 'refresh') {
       const why = 'error' in verified && verified.error === 'expired' ? 'the token has expired' : 'the token is not valid for this registry';
-      throw new RegistryError('UNAUTHORIZED', why, { headers: { 'WWW-Authenticate': this.challenge(authority, scope, 'invalid_token') } });
+      throw new RegistryError('UNAUTHORIZED', why, { headers: { 'WWW-Authenticate': this.challenge(authority, scopes, 'invalid_token') } });
     }
     const { claims } = verified;
     // The control endpoint steers the whole registry: an anonymous token is not enough.
     if (route.kind === 'control' && !claims.sub) {
       throw new RegistryError('UNAUTHORIZED', 'the control endpoint needs a token issued to a user, not an anonymous one', {
-        headers: { 'WWW-Authenticate': this.challenge(authority, scope) },
+        headers: { 'WWW-Authenticate': this.challenge(authority, scopes) },
       });
     }
     const principal: Principal = { user: claims.sub || undefined, can: (action, name) => tokenCovers(claims, { type: 'repository', name, actions: [action] }) };
-    if (scope && !tokenCovers(claims, scope)) {
-      throw new RegistryError('UNAUTHORIZED', `the token does not grant ${formatScope(scope)}`, {
-        headers: { 'WWW-Authenticate': this.challenge(authority, scope, 'insufficient_scope') },
-        detail: { scope: formatScope(scope) },
+    const missing = scope && !tokenCovers(claims, scope) ? scope : source && this.#challengesFor(source, claims) ? source : undefined;
+    if (missing) {
+      throw new RegistryError('UNAUTHORIZED', `the token does not grant ${formatScope(missing)}`, {
+        headers: { 'WWW-Authenticate': this.challenge(authority, scopes, 'insufficient_scope') },
+        detail: { scope: scopes.map(formatScope).join(' ') },
       });
     }
     return principal;
+  }
+
+  /** Whether a token without pull on a mount's source is sent back for one (see #checkBearer). */
+  #challengesFor(source: Scope, claims: TokenClaims): boolean {
+    if (this.#mounts.mountWithoutSourceAccess !== 'challenge' || tokenCovers(claims, source)) return false;
+    // Its holder could never get one: challenging again would only repeat the request.
+    return covers(this.grant(source, claims.sub || undefined).actions, source.actions);
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Route } from '../http/route.js';
+import { readMount } from '../oci/mount.js';
 
 /** Docker token-auth actions on a repository (and `*` on `registry:catalog`). */
 export type Action = 'pull' | 'push' | 'delete' | '*';
@@ -63,6 +64,19 @@ export function requiredScope(route: Route, method: string): Scope | undefined {
     default:
       return undefined;
   }
+}
+
+/**
+ * The second scope a mount needs: pull on its source. A mount
+ * (`POST …/uploads/?mount=<d>&from=<A>`) needs push on the target and pull
+ * on `from` (distribution names both in its challenge), unless the mount
+ * cannot happen anyway (a malformed digest or `from`, or `from` the target).
+ */
+export function mountSourceScope(route: Route, method: string): Scope | undefined {
+  if (route.kind !== 'upload' || route.reference !== '' || method !== 'POST') return undefined;
+  const asked = readMount(route.query);
+  if (asked === undefined || 'problem' in asked || asked.from === undefined || asked.from === route.name) return undefined;
+  return { type: 'repository', name: asked.from, actions: ['pull'] };
 }
 
 const PATTERNS = new Map<string, RegExp>();

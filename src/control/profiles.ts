@@ -34,9 +34,10 @@ const HARBOR = 'https://github.com/goharbor/harbor/blob/c50c7ddd6ea4e335a480b49c
 const ZOT = 'https://github.com/project-zot/zot/blob/6d19b445fed1c86c23fb7b351fac07cfd4717402/pkg/api/routes.go';
 const HUB_PULLS = 'https://docs.docker.com/docker-hub/usage/pulls/';
 
-// Not here: which `mountWithoutSourceAccess` value each registry matches
-// (that option is being added separately); no public source per registry was
-// found, so no profile sets it. TODO(integrator): revisit when it lands.
+// Not here: `mountWithoutSourceAccess`. Its default ('challenge') is what
+// distribution and Docker Hub answer (moby/buildkit#2454,
+// oras-project/rust-oci-client#235; README "Cross-repository mount"), so no
+// profile sets it; no source shows another registry declining quietly.
 
 /**
  * The profiles. README "Profiles" is generated from this table (and a test

@@ -8,6 +8,7 @@ import type { Authenticator } from '../auth/authenticate.js';
 import type { Principal } from '../auth/principal.js';
 import type { Route } from './route.js';
 import type { RateLimiter } from './rate-limit.js';
+import type { RequestNotes } from './record.js';
 
 /** Everything a handler may use for one request. Handlers never touch the socket. */
 export interface RequestContext {
@@ -23,6 +24,8 @@ export interface RequestContext {
   principal: Principal;
   /** `host:port` the client addressed (its Host header), for URLs the registry hands out. */
   authority: string;
+  /** What the handler tells the journal about this request (e.g. how a mount went). */
+  notes: RequestNotes;
 }
 
 /** The registry's test-double machinery a few handlers need (control endpoint, blob redirects). */

@@ -68,7 +68,7 @@ export function createPipeline(store: SeedableStore, options: ResolvedOptions, c
   const loadOptional = async () => {
     if (options.auth) {
       const { Authenticator } = await import('../auth/authenticate.js');
-      controls.auth = new Authenticator(options.auth);
+      controls.auth = new Authenticator(options.auth, options);
     }
     if (options.blobRedirect) {
       const { BlobRedirects } = await import('../api/redirect.js');
@@ -158,7 +158,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: Deps, rec
     const allow = allowed.flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m])).join(', ');
     throw unsupported(`${req.method} is not supported on ${route.path}`, 405, { Allow: allow });
   }
-  await handler({ req, res, route, head, store, options, controls, principal, authority });
+  await handler({ req, res, route, head, store, options, controls, principal, authority, notes: recorder?.notes ?? {} });
 }
 
 /** Errors a request's stream raises when its client goes away. */

@@ -31,6 +31,45 @@ export interface RequestRecord {
   fault?: string;
   /** The digest the request named (URL, `?digest=`, `?mount=`) or the response returned (Docker-Content-Digest). */
   digest?: string;
+  /** A cross-repository mount (`POST …/blobs/uploads/?mount=`): what was asked, and whether it was honoured. */
+  mount?: MountRecord;
+}
+
+/**
+ * Why a mount was declined and answered with an upload session (202), as the
+ * spec's "Mounting a blob from another repository" has it for a registry
+ * "unable to mount the requested blob".
+ */
+export type MountDeclineReason =
+  /** Option `mount: false`. */
+  | 'mount-off'
+  /** `?mount=` is not a digest. */
+  | 'digest-invalid'
+  /** `?from=` is not a repository name (e.g. `repo:tag`). */
+  | 'from-invalid'
+  /** No `?from=`, and `mountWithoutFrom: false`. */
+  | 'from-missing'
+  /** `from` names no repository. */
+  | 'from-unknown'
+  /** The caller may not pull from `from` (its rights, or its token's scopes). */
+  | 'from-not-readable'
+  /** The blob is not in `from` (without `from`: in no repository the caller may pull). */
+  | 'blob-unknown';
+
+/** The journal's account of one mount request. */
+export interface MountRecord {
+  /** `?mount=` as sent. */
+  digest: string;
+  /** `?from=` as sent; absent when the request had none. */
+  from?: string;
+  result: 'mounted' | 'declined';
+  /** Why it was declined (only with `result: 'declined'`). */
+  reason?: MountDeclineReason;
+}
+
+/** What a handler learned about its request that the record should carry. */
+export interface RequestNotes {
+  mount?: MountRecord;
 }
 
 /** Receives each request's record once its response is over. */
@@ -44,6 +83,8 @@ export class RequestRecorder {
   code: ErrorCode | 'UNKNOWN' | (string & {}) | undefined;
   message: string | undefined;
   fault: string | undefined;
+  /** Filled in by the handler (RequestContext.notes). */
+  readonly notes: RequestNotes = {};
   #bytesOut = 0;
 
   constructor(
@@ -92,6 +133,7 @@ export class RequestRecorder {
     if (this.code && res.headersSent) record.code = this.code;
     if (this.message && res.headersSent) record.message = this.message;
     if (this.fault) record.fault = this.fault;
+    if (this.notes.mount) record.mount = { ...this.notes.mount };
     return record;
   }
 }

@@ -29,7 +29,7 @@ export const AUTH_MODES: [mode: 'basic' | 'token', auth: NonNullable<RegistryOpt
  * source scope themselves and do mount here today (checked with this set to
  * true); set it to true once §2 is merged, and every token-mode copy must mount.
  */
-export const TOKEN_MODE_MOUNTS = false;
+export const TOKEN_MODE_MOUNTS = true;
 
 /** amd64 and arm64 images (two layers each, one of 1 MiB) under one OCI index. */
 export function sampleIndex(name: string): ImageIndex {
