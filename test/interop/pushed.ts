@@ -19,18 +19,6 @@ export const AUTH_MODES: [mode: 'basic' | 'token', auth: NonNullable<RegistryOpt
   ['token', { token: { users: { [USER]: PASSWORD } } }],
 ];
 
-/**
- * Whether a cross-repository copy in token mode must mount. Until the
- * registry names the source repository's pull scope in its challenge (issue
- * 13 §2), a client that follows the challenge gets a token without it, and
- * its mount quietly becomes a full upload; so in token mode the copy's
- * success and content are asserted and its mounts only reported (a tap
- * comment). Debian's skopeo, podman, buildah, docker and ctr ask for the
- * source scope themselves and do mount here today (checked with this set to
- * true); set it to true once §2 is merged, and every token-mode copy must mount.
- */
-export const TOKEN_MODE_MOUNTS = true;
-
 /** amd64 and arm64 images (two layers each, one of 1 MiB) under one OCI index. */
 export function sampleIndex(name: string): ImageIndex {
   return buildIndex([sampleImage(`${name}-amd64`, 'amd64'), sampleImage(`${name}-arm64`, 'arm64')]);
@@ -121,10 +109,10 @@ export async function checkLayoutImage(t: Test, dir: string, tag: string | undef
 
 /**
  * Each of `digests` was mounted into `to` from `from` (POST ?mount=&from=
- * answered 201), read from the journal since it was last cleared; with
- * `required` false the mounts are only reported (see TOKEN_MODE_MOUNTS).
+ * answered 201), read from the journal since it was last cleared. Every
+ * mode mounts, token mode included: the challenge names the source scope.
  */
-export function checkMounted(t: Test, registry: RunningRegistry, to: string, from: string, digests: string[], required = true): void {
+export function checkMounted(t: Test, registry: RunningRegistry, to: string, from: string, digests: string[]): void {
   const mounted = registry.journal
     .filter({ method: 'POST', route: 'upload', name: to, status: 201 })
     .map((e) => new URL(e.path, 'http://journal.invalid').searchParams)
@@ -132,8 +120,7 @@ export function checkMounted(t: Test, registry: RunningRegistry, to: string, fro
     .map((query) => query.get('mount'));
   const missing = digests.filter((digest) => !mounted.includes(digest));
   const journal = { journal: registry.journal.all().map((e) => `${e.method} ${e.path} ${e.status}`) };
-  if (required) t.strictSame(missing, [], `every layer was mounted into ${to} from ${from} (201)`, journal);
-  else t.comment(`mounts into ${to} from ${from}: ${digests.length - missing.length} of ${digests.length} layers (not required until TOKEN_MODE_MOUNTS)`);
+  t.strictSame(missing, [], `every layer was mounted into ${to} from ${from} (201)`, journal);
 }
 
 /** Layer digests of `name:reference` as the registry stores it. */
