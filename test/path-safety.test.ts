@@ -9,7 +9,7 @@
 import t from 'tap';
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, open, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -212,24 +212,11 @@ t.test('importLayout: a FIFO where a blob or oci-layout should be is refused, no
     const file = which === 'layer' ? blobPath(dir, layer) : join(dir, 'oci-layout');
     await rm(file);
     await promisify(execFile)('mkfifo', [file]);
-    const started = performance.now();
-    const outcome = importLayout(new MemoryStore(), dir).then(() => 'imported', (e: unknown) => e);
-    let watchdog: NodeJS.Timeout | undefined;
-    // A watchdog, not a wait: the import must settle by itself, long before this fires.
-    const hung = new Promise<'hung'>((resolve) => (watchdog = setTimeout(() => resolve('hung'), 2000)));
-    const result = await Promise.race([outcome, hung]);
-    clearTimeout(watchdog);
-    if (result === 'hung') {
-      t.fail(`importLayout is still blocked opening the FIFO ${relative(dir, file)} after 2 s: a hostile layout hangs --seed (and ties up a libuv thread)`);
-      // Unblock the reader's open() so that this test process can end.
-      const writer = await open(file, 'w');
-      await writer.close();
-      await outcome;
-      continue;
-    }
+    // No stopwatch and no watchdog: nobody ever opens the FIFO for writing, so an import that
+    // opened it would block forever (tap's timeout fails it); settling at all is the proof.
+    const result = await importLayout(new MemoryStore(), dir).then(() => 'imported', (e: unknown) => e);
     t.ok(result instanceof LayoutError, `${which} FIFO: a LayoutError`);
     t.match((result as Error).message, /not a regular file/, `${which} FIFO: says it is not a regular file`);
-    t.ok(performance.now() - started < 2000, `${which} FIFO: refused at once`);
   }
 });
 
