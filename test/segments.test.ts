@@ -229,6 +229,7 @@ t.test('segments: tiny writes coalesce; an announced length caps, never enlarges
   liar.expect(1024 * MiB);
   liar.write(one);
   t.equal(liar.view()[0]?.buffer.byteLength, 64 * KiB, 'an announced length does not enlarge the first segment');
+  t.equal(liar.reservedBytes, 64 * KiB, 'reservedBytes counts that one segment, used or not');
 
   const large = new SegmentWriter();
   const big = random.bytes(20 * MiB + 3);
