@@ -27,11 +27,16 @@ function stopLoops() {
 const started = Date.now();
 console.error(`test:busy: ${loops.length} busy loops (pids ${loops.map((l) => l.pid).join(', ')}) hold ${cores} cores; running npm test`);
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-const tests = spawn(npm, ['test', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])], { stdio: 'inherit' });
+// Its own process group, so that a signal here reaches tap and its test processes, not only npm.
+const tests = spawn(npm, ['test', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])], { stdio: 'inherit', detached: true });
 
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
-    tests.kill(signal);
+    try {
+      process.kill(-tests.pid, signal);
+    } catch {
+      // the group has already gone
+    }
   });
 }
 
