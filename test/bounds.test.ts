@@ -11,6 +11,7 @@ import { Agent, request } from 'node:http';
 import { DEFAULT_OPTIONS, ERROR_CODES, startRegistry, type RegistryOptions, type RunningRegistry } from '../src/index.js';
 import { send, sha256, type Reply } from './helpers/http.js';
 import { pushBlob, pushImage } from './helpers/push.js';
+import { seededBytes as bytesOf } from './helpers/bytes.js';
 
 type Test = Parameters<Extract<Parameters<typeof t.test>[0], (...args: any[]) => any>>[0];
 
@@ -34,7 +35,6 @@ function checkLimit(t: Test, reply: Reply, status: number, code: string, limit: 
   t.match(error?.message, message, `${what}: the message names the limit`);
 }
 
-const bytesOf = (n: number, seed: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed * 17 + (i >> 8)) & 0xff));
 
 async function openSession(registry: RunningRegistry, name: string): Promise<string> {
   const reply = await send(registry.url, 'POST', `/v2/${name}/blobs/uploads/`);

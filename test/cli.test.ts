@@ -356,9 +356,7 @@ t.test('--export round trip: seed, push, stop, and the export holds both', async
   const base = t.testdir();
   const input = join(base, 'in', 'app');
   const layout = new LayoutBuilder();
-  const one = layout.image({ layers: ['one', 'shared'] });
-  const two = layout.image({ layers: ['two', 'shared'] });
-  const index = layout.index([one, two]);
+  const { one, two, index } = layout.twoImages();
   const sbom = layout.artifact(one, 'application/vnd.example.sbom', 'sbom');
   layout.entry(index, 'latest').entry(one, 'one').entry(two, 'two');
   layout.entry(sbom, undefined, { artifactType: 'application/vnd.example.sbom' });

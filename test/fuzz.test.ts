@@ -15,9 +15,10 @@
 import t from 'tap';
 import { Agent, request, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
-import { createHash } from 'node:crypto';
 import { ERROR_CODES, startRegistry, type RunningRegistry } from '../src/index.js';
 import { send } from './helpers/http.js';
+import { sha256, sha512 } from './helpers/digest.js';
+import { DOCKER_LIST, DOCKER_MANIFEST, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST } from './helpers/media-types.js';
 import { pushBlob, pushImage, pushManifest } from './helpers/push.js';
 
 const SEED = process.env.FUZZ_SEED === 'random' ? (Math.random() * 2 ** 32) >>> 0 : Number(process.env.FUZZ_SEED ?? 0x5eed_0c1) >>> 0;
@@ -34,16 +35,7 @@ const ONLY = /^(http|raw):(\d+)$/.exec(process.env.FUZZ_ONLY ?? '');
 const FUZZ_LIMIT_MS = 3 * 60 * 1000;
 t.setTimeout(FUZZ_LIMIT_MS);
 
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
-const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
-const DOCKER_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
-const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
-const OCI_LAYER = 'application/vnd.oci.image.layer.v1.tar+gzip';
 const EMPTY = { mediaType: 'application/vnd.oci.empty.v1+json', digest: 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a', size: 2 };
-
-const sha256 = (bytes: Buffer | string): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-const sha512 = (bytes: Buffer | string): string => `sha512:${createHash('sha512').update(bytes).digest('hex')}`;
 
 // ---------------------------------------------------------------------------
 // A small seeded PRNG (sfc32), one stream per request index.

@@ -10,28 +10,18 @@
 // the requests still in flight before tap's timeout ends the file.
 import t from 'tap';
 import { Agent, request, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
-import { createHash } from 'node:crypto';
 import { startRegistry, type RunningRegistry } from '../src/index.js';
+import { sha256 } from './helpers/digest.js';
+import { pseudoRandomBytes } from './helpers/bytes.js';
+import { OCI_CONFIG, OCI_LAYER_TAR, OCI_MANIFEST } from './helpers/media-types.js';
 
 const CLIENTS = 200;
 const RACERS = 20;
 const READERS = 10;
 const CHUNK = 16 * 1024;
 
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
-const OCI_LAYER = 'application/vnd.oci.image.layer.v1.tar';
-
-const sha256 = (bytes: Buffer): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-
-/** Deterministic bytes: no two (seed, size) pairs share content. */
-function bytesFor(seed: string, size: number): Buffer {
-  const out = Buffer.alloc(size);
-  for (let offset = 0, counter = 0; offset < size; offset += 32, counter++) {
-    createHash('sha256').update(`${seed}:${counter}`).digest().copy(out, offset);
-  }
-  return out;
-}
+/** Deterministic bytes: no two seeds share content. */
+const bytesFor = (seed: string, size: number): Buffer => pseudoRandomBytes(size, seed);
 
 interface Reply {
   status: number;
@@ -176,7 +166,7 @@ function manifestOf(config: Buffer, layers: Buffer[]): Buffer {
     schemaVersion: 2,
     mediaType: OCI_MANIFEST,
     config: { mediaType: OCI_CONFIG, digest: sha256(config), size: config.length },
-    layers: layers.map((layer) => ({ mediaType: OCI_LAYER, digest: sha256(layer), size: layer.length })),
+    layers: layers.map((layer) => ({ mediaType: OCI_LAYER_TAR, digest: sha256(layer), size: layer.length })),
   }));
 }
 

@@ -8,21 +8,19 @@
 // a link, a blob file replaced by a link); this file covers the rest.
 import t from 'tap';
 import { execFile, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { MemoryStore, exportLayout, exportLayouts, importLayout, LayoutError, parseManifest } from '../src/index.js';
-import { send } from './helpers/http.js';
-import { LayoutBuilder, OCI_MANIFEST, REF_NAME, blobPath, readLayout, type Descriptor } from './helpers/layout.js';
+import { send, sha256 } from './helpers/http.js';
+import { LayoutBuilder, OCI_LAYER_TAR, OCI_MANIFEST, REF_NAME, blobPath, readLayout, type Descriptor } from './helpers/layout.js';
 
 type Test = Parameters<Extract<Parameters<typeof t.test>[0], (...args: any[]) => any>>[0];
 
 const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 const PASSWD = '/etc/passwd';
 
-const sha256 = (bytes: Buffer | string): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 
 /**
  * Every entry under `dir`, links not followed: path → file content hash,
@@ -78,7 +76,7 @@ t.test('importLayout: a layer linked to /etc/passwd is refused even when index.j
   const layout = new LayoutBuilder();
   const config = layout.blob(JSON.stringify({ architecture: 'amd64', os: 'linux' }), 'application/vnd.oci.image.config.v1+json');
   // The manifest names /etc/passwd's real digest and size: a layout that would verify if read through the link.
-  const stolen: Descriptor = { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha256(passwd), size: passwd.length };
+  const stolen: Descriptor = { mediaType: OCI_LAYER_TAR, digest: sha256(passwd), size: passwd.length };
   const image = layout.manifest({ schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers: [stolen] });
   layout.entry(image, 'v1');
   await layout.write(dir);
@@ -196,7 +194,7 @@ t.test('importLayout: digests that look like paths are refused before any file i
     const inner = join(base, `inner${i}`, 'app');
     const nested = new LayoutBuilder();
     const config = nested.blob('{}', 'application/vnd.oci.image.config.v1+json');
-    const manifest = nested.manifest({ schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest, size: 10 }] });
+    const manifest = nested.manifest({ schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers: [{ mediaType: OCI_LAYER_TAR, digest, size: 10 }] });
     nested.entry(manifest, 'v1');
     await nested.write(inner);
     await refused(t, importLayout(new MemoryStore(), inner), /digest/, `layer ${JSON.stringify(digest)}`);

@@ -17,9 +17,9 @@ import { connect, type Socket } from 'node:net';
 import { mock } from 'node:test';
 import { readFile } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
-import { createHash } from 'node:crypto';
 import { DEFAULT_OPTIONS, ERROR_CODES, startRegistry, type JournalEntry, type RegistryOptions, type RunningRegistry } from '../src/index.js';
-import { send, type Reply } from './helpers/http.js';
+import { send, sha256, type Reply } from './helpers/http.js';
+import { seededBytes as bytesOf } from './helpers/bytes.js';
 
 type Test = Parameters<Extract<Parameters<typeof t.test>[0], (...args: any[]) => any>>[0];
 
@@ -27,8 +27,6 @@ const OCTETS = { 'Content-Type': 'application/octet-stream' };
 /** Every timeout a test is not about: far longer than any test runs. */
 const NEVER = 10 * 60_000;
 
-const sha256 = (bytes: Buffer): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-const bytesOf = (n: number, seed: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => (i * 131 + seed * 7 + (i >> 9)) & 0xff));
 
 async function registryFor(t: Test, options: RegistryOptions): Promise<RunningRegistry> {
   const registry = await startRegistry({ ...options, onError: (error) => t.fail(`internal error (500): ${error.stack ?? error.message}`) });

@@ -3,15 +3,12 @@
 // push.ts; everything here goes over HTTP like a client would.
 import type { OutgoingHttpHeaders } from 'node:http';
 import { send, sha256, type Reply } from './http.js';
-import { OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, pushBlob, type Descriptor } from './push.js';
+import { pushBlob, type Descriptor } from './push.js';
+import {
+  DOCKER_CONFIG, DOCKER_FOREIGN_LAYER, DOCKER_LAYER, DOCKER_LIST, DOCKER_MANIFEST, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, OCI_NONDISTRIBUTABLE_LAYER,
+} from './media-types.js';
 
-export { OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST };
-export const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
-export const DOCKER_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
-export const DOCKER_CONFIG = 'application/vnd.docker.container.image.v1+json';
-export const DOCKER_LAYER = 'application/vnd.docker.image.rootfs.diff.tar.gzip';
-export const DOCKER_FOREIGN_LAYER = 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip';
-export const OCI_NONDISTRIBUTABLE_LAYER = 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip';
+export { DOCKER_CONFIG, DOCKER_FOREIGN_LAYER, DOCKER_LAYER, DOCKER_LIST, DOCKER_MANIFEST, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, OCI_NONDISTRIBUTABLE_LAYER };
 
 /** image-spec "Guidance for an Empty Descriptor": `{}`, which a manifest may name without pushing it. */
 export const EMPTY = {
