@@ -129,18 +129,6 @@ export async function pushByDigest(url: string, name: string, manifest: Record<s
   return { mediaType: type, digest, size: bytes.length, bytes };
 }
 
-/**
- * spec "Listing Tags": lexical order "i.e. case-insensitive alphanumeric
- * order"; this registry breaks case ties (`A` vs `a`) by code unit. An oracle
- * for large generated lists; small tables spell their expected order out.
- */
-export function lexical(a: string, b: string): number {
-  const la = a.toLowerCase();
-  const lb = b.toLowerCase();
-  if (la !== lb) return la < lb ? -1 : 1;
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 const LINK = /^<([^>]+)>; ?rel="next"$/;
 
 /** The target of a `Link: <…>; rel="next"` header (RFC 5988), or undefined when there is none. */
