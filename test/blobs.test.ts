@@ -61,6 +61,21 @@ t.test('GET and HEAD of a blob: 200, Content-Length, Docker-Content-Digest, octe
   t.ok(encoded.body.equals(bytes));
 });
 
+t.test('blob responses: ETag is the quoted digest, Accept-Ranges: bytes, and cacheable (content-addressed)', async (t) => {
+  // RFC 9110 §8.8.3 (a strong validator), §14.3 (ranges are served, see "Resumable Pull"); the bytes
+  // behind a digest never change, so a cache may keep them.
+  const registry = await startFor(t);
+  const bytes = Buffer.from('cache me');
+  const digest = await pushBlob(registry.url, 'pull/headers', bytes);
+  for (const [method, headers] of [['GET', {}], ['HEAD', {}], ['GET', { Range: 'bytes=0-1' }]] as const) {
+    const reply = await call(t, registry.url, method, `/v2/pull/headers/blobs/${digest}`, { headers });
+    t.equal(reply.status, 'Range' in headers ? 206 : 200);
+    t.equal(reply.headers.etag, `"${digest}"`, `${method}: ETag "<digest>"`);
+    t.equal(reply.headers['accept-ranges'], 'bytes', `${method}: Accept-Ranges: bytes`);
+    t.match(String(reply.headers['cache-control']), /\bmax-age=[1-9]\d*/, `${method}: Cache-Control allows caching`);
+  }
+});
+
 t.test('an empty blob: 200 with no bytes; every range is unsatisfiable (416 bytes */0)', async (t) => {
   const registry = await startFor(t);
   const digest = await pushBlob(registry.url, 'pull/empty', Buffer.alloc(0));

@@ -181,6 +181,9 @@ t.test('out-of-order chunks: 416, nothing changes, the right chunk still works',
   for (const [range, why] of rows) {
     const reply = await call(t, registry.url, 'PATCH', at(next), { body: bytes.subarray(0, 10), headers: { ...OCTETS, 'Content-Range': range } });
     checkError(t, reply, 416, 'BLOB_UPLOAD_INVALID', `${range} (${why})`);
+    // spec "Pushing a blob in chunks": the 416 tells the client where to resume, like the status GET.
+    t.equal(reply.headers.range, '0-9', `${range}: the 416 carries Range 0-9`);
+    t.equal(at(String(reply.headers.location)), at(next), `${range}: the 416 carries the session's Location`);
     t.equal(await rangeOf(t, registry, next), '0-9', `${range}: status still 0-9`);
   }
   // The closing PUT's chunk is held to the same rule.
