@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import type { RunningRegistry } from '../src/index.js';
 import { send, sha256, startFor, type Reply, type SendOptions } from './helpers/http.js';
 import { OCI_CONFIG, OCI_LAYER, OCI_MANIFEST } from './helpers/push.js';
+import { assertCodeSays } from './helpers/fixtures.js';
 
 const USERS = { alice: 'secret', bob: 'hunter2' };
 const DIGEST = `sha256:${'a'.repeat(64)}`;
@@ -54,7 +55,7 @@ function assert401(t: Test, reply: Reply, method: string, params: Record<string,
   const errors = (reply.json as ErrorBody | undefined)?.errors ?? [];
   t.strictSame(errors.map(({ code, detail }) => ({ code, detail })), body.errors.map(({ code, detail }) => ({ code, detail })), `${what}: error codes and details`);
   t.ok(errors.every((e) => typeof e.message === 'string' && e.message.length > 0), `${what}: every error has a message`);
-  if (words) t.match(errors[0]?.message, words, `${what}: the message says ${words}`);
+  if (words) assertCodeSays(t, reply.json, body.errors[0]!.code, words, what);
 }
 
 /** Authorized but nothing there: 404 with the code that says so, NAME_UNKNOWN (spec "Error Codes"). */
@@ -279,10 +280,7 @@ t.test('GET /token: the documented body, a signed HS256 token carrying the grant
 
 t.test('GET /token refuses wrong credentials, and anonymous requests unless anonymous is on', async (t) => {
   const registry = await startFor(t, { auth: { token: { users: USERS } } });
-  const refused = (reply: Reply, words: RegExp, what: string) => {
-    t.equal(reply.json?.errors?.[0]?.code, 'UNAUTHORIZED', `${what}: UNAUTHORIZED`);
-    t.match(reply.json?.errors?.[0]?.message, words, `${what}: the message says ${words}`);
-  };
+  const refused = (reply: Reply, words: RegExp, what: string) => assertCodeSays(t, reply.json, 'UNAUTHORIZED', words, what);
   for (const [what, credentials] of [['wrong password', ['alice', 'nope']], ['unknown user', ['mallory', 'secret']]] as const) {
     const reply = await getToken(registry, ['repository:team/app:pull'], [...credentials]);
     t.equal(reply.status, 401, `${what}: 401`);
@@ -474,8 +472,7 @@ t.test('token expiry: a token works until expires_in has passed, then 401 invali
   mock.timers.tick(1);
   const late = await postToken(registry, [['grant_type', 'refresh_token'], ['refresh_token', issued.json.refresh_token]]);
   t.equal(late.status, 401, 'then it is refused');
-  t.equal(late.json?.errors?.[0]?.code, 'UNAUTHORIZED', 'body: UNAUTHORIZED');
-  t.match(late.json?.errors?.[0]?.message, /refresh token/, 'the message names the refresh token');
+  assertCodeSays(t, late.json, 'UNAUTHORIZED', /refresh token/, 'body');
 });
 
 t.test('anonymous: pull grants pull without credentials, and nothing more', async (t) => {

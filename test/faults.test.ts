@@ -8,6 +8,7 @@ import { mock } from 'node:test';
 import { request, type IncomingHttpHeaders } from 'node:http';
 import { send, sha256, startFor } from './helpers/http.js';
 import { pushBlob, pushImage } from './helpers/push.js';
+import { assertCodeSays } from './helpers/fixtures.js';
 
 /** The `t` a subtest callback receives. */
 type Test = Parameters<Extract<Parameters<typeof t.test>[0], (...args: any[]) => any>>[0];
@@ -66,7 +67,8 @@ t.test('status action: the third PATCH fails with 503, the session is unchanged,
   t.equal(failed.status, 503, 'third PATCH: 503');
   t.equal(failed.headers['content-type'], 'application/json');
   t.equal(failed.headers['docker-distribution-api-version'], 'registry/2.0');
-  t.strictSame(failed.json, { errors: [{ code: 'UNKNOWN', message: 'injected fault fault-1' }] }, 'OCI error body naming the rule');
+  t.equal(failed.json?.errors?.length, 1, 'one error');
+  assertCodeSays(t, failed.json, 'UNKNOWN', /\bfault-1\b/, 'OCI error body naming the rule');
   t.equal(fault.hits, 1, 'hits: 1');
   t.equal(fault.seen, 3, 'seen: 3');
 

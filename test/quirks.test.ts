@@ -6,7 +6,7 @@ import t from 'tap';
 import { readFile } from 'node:fs/promises';
 import { send, sha256, startFor, type Reply } from './helpers/http.js';
 import { pushBlob, pushImage } from './helpers/push.js';
-import { headerLines, sendRawHeaders } from './helpers/fixtures.js';
+import { assertCodeSays, headerLines, sendRawHeaders } from './helpers/fixtures.js';
 import { createRegistry, DEFAULT_OPTIONS } from '../src/index.js';
 
 /** The `t` a subtest callback receives. */
@@ -300,7 +300,7 @@ t.test('tagDeletes: false — DELETE of a tag is 405 UNSUPPORTED; DELETE by dige
   t.equal(refused.status, 405);
   t.equal(refused.headers.allow, 'GET, HEAD, PUT');
   t.equal(refused.headers['content-type'], 'application/json');
-  t.strictSame(refused.json, { errors: [{ code: 'UNSUPPORTED', message: 'deleting a tag is not supported on this registry: delete the manifest by digest' }] });
+  assertCodeSays(t, refused.json, 'UNSUPPORTED', /by digest/, 'DELETE of a tag');
   t.equal((await send(url, 'GET', '/v2/quirks/untag/manifests/v1')).status, 200, 'the tag is still there');
   t.equal((await send(url, 'DELETE', `/v2/quirks/untag/manifests/${image.digest}`)).status, 202, 'DELETE by digest works');
   t.equal((await send(url, 'GET', '/v2/quirks/untag/manifests/v1')).status, 404, 'and takes the tag with it');

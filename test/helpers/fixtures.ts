@@ -77,6 +77,16 @@ export function checkErrorEnvelope(t: Asserts & { type(found: any, type: any, ..
   t.ok(codes.includes(errors?.[0]?.code), `${label}error code ${errors?.[0]?.code} is ${codes.length > 3 ? 'a spec code' : codes.join(' or ')}`);
 }
 
+/**
+ * What a client relies on in an error body: the first error's code, exactly.
+ * The message is for people: it is checked only for the words that matter.
+ */
+export function assertCodeSays(t: Asserts, body: any, code: string, words: RegExp, what = ''): void {
+  const label = what ? `${what}: ` : '';
+  t.equal(body?.errors?.[0]?.code, code, `${label}${code}`);
+  t.match(body?.errors?.[0]?.message, words, `${label}the message says ${words}`);
+}
+
 /** A reply with its header lines as received (`send` keeps them): kept for the tests that ask for it by this name. */
 export type RawReply = Reply;
 
