@@ -58,23 +58,6 @@ t.test('mount from a repository that has the blob → 201; the blob now GETs in 
   assertMounted(t, await mount(url, 'mount/c', `mount=${digest}&from=mount%2Fb`), 'mount/c', digest);
 });
 
-t.test('?mount= together with ?digest=: the mount is tried first; when it fails, a normal session opens', async (t) => {
-  // spec "Mounting a blob from another repository": a registry that cannot mount answers 202 and a
-  // session. A digest= beside mount= does not turn that POST into a single-POST upload.
-  const { url } = await startFor(t);
-  const bytes = Buffer.from('mounted, not uploaded');
-  const digest = await pushBlob(url, 'mountdigest/a', bytes);
-  assertMounted(t, await mount(url, 'mountdigest/b', `mount=${digest}&from=mountdigest/a&digest=${digest}`), 'mountdigest/b', digest);
-  t.ok((await send(url, 'GET', `/v2/mountdigest/b/blobs/${digest}`)).body.equals(bytes), 'the mounted blob');
-
-  const absent = sha256('in no repository');
-  const opened = await mount(url, 'mountdigest/c', `mount=${absent}&from=mountdigest/a&digest=${absent}`);
-  t.equal(opened.status, 202, 'not mountable: 202');
-  t.match(String(opened.headers.location), /^\/v2\/mountdigest\/c\/blobs\/uploads\/[0-9a-f-]{36}$/, 'Location: a new session');
-  t.equal(opened.headers.range, '0-0', 'empty');
-  assertError(t, await send(url, 'GET', `/v2/mountdigest/c/blobs/${absent}`), 404, ['BLOB_UNKNOWN', 'NAME_UNKNOWN']);
-});
-
 t.test('mount of a blob not in `from` → 202 and a normal upload session', async (t) => {
   const { url } = await startFor(t);
   const elsewhere = Buffer.from('only in mount/elsewhere');
@@ -151,4 +134,21 @@ t.test('an invalid from → 400 NAME_INVALID; an invalid mount digest → 400 DI
     });
   }
   assertError(t, await send(url, 'GET', `/v2/bad/target/blobs/${digest}`), 404, ['BLOB_UNKNOWN', 'NAME_UNKNOWN']);
+});
+
+t.test('?mount= together with ?digest=: the mount is tried first; when it fails, a normal session opens', async (t) => {
+  // spec "Mounting a blob from another repository": a registry that cannot mount answers 202 and a
+  // session. A digest= beside mount= does not turn that POST into a single-POST upload.
+  const { url } = await startFor(t);
+  const bytes = Buffer.from('mounted, not uploaded');
+  const digest = await pushBlob(url, 'mountdigest/a', bytes);
+  assertMounted(t, await mount(url, 'mountdigest/b', `mount=${digest}&from=mountdigest/a&digest=${digest}`), 'mountdigest/b', digest);
+  t.ok((await send(url, 'GET', `/v2/mountdigest/b/blobs/${digest}`)).body.equals(bytes), 'the mounted blob');
+
+  const absent = sha256('in no repository');
+  const opened = await mount(url, 'mountdigest/c', `mount=${absent}&from=mountdigest/a&digest=${absent}`);
+  t.equal(opened.status, 202, 'not mountable: 202');
+  t.match(String(opened.headers.location), /^\/v2\/mountdigest\/c\/blobs\/uploads\/[0-9a-f-]{36}$/, 'Location: a new session');
+  t.equal(opened.headers.range, '0-0', 'empty');
+  assertError(t, await send(url, 'GET', `/v2/mountdigest/c/blobs/${absent}`), 404, ['BLOB_UNKNOWN', 'NAME_UNKNOWN']);
 });
