@@ -1,15 +1,14 @@
 // OCI image layouts on disk (image-spec "image-layout.md"), written and read
 // by plain node code, so the interop tests can hand a real client content
 // whose every byte and digest the test knows in advance.
+import { OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST } from '../helpers/media-types.js';
+import { sha256 } from '../helpers/digest.js';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST } from '../helpers/media-types.js';
-import { sha256 } from '../helpers/digest.js';
 
 export { OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, sha256 };
 export { pseudoRandomBytes } from '../helpers/bytes.js';
-
 /** The annotation an image layout uses to name a manifest ("tag") in index.json. */
 export const REF_NAME = 'org.opencontainers.image.ref.name';
 
