@@ -51,17 +51,26 @@ async function pushImage(url: string, authorization: string, name: string, tag: 
   return { manifest: sha256(manifest), layer: sha256(layer), config: sha256(config) };
 }
 
-function denied(user: string, actions: string, what: string, scope: string): unknown {
-  const doing = what === 'the catalog' ? 'list the catalog' : `${actions} ${what}`;
-  return { errors: [{ code: 'DENIED', message: `user ${user} may not ${doing}`, detail: { scope } }] };
+interface Denial {
+  user: string;
+  scope: string;
 }
 
-/** An exact 403 DENIED: no challenge (the credentials are right; the right is missing). */
-function assertDenied(t: Test, reply: Reply, body: unknown, what: string): void {
+/** What a 403 must tell a client: DENIED, the scope that was missing (detail.scope), and for whom. */
+function denied(user: string, scope: string): Denial {
+  return { user, scope };
+}
+
+/** A 403 DENIED: no challenge (the credentials are right; the right is missing). */
+function assertDenied(t: Test, reply: Reply, expected: Denial, what: string): void {
   t.equal(reply.status, 403, `${what}: 403`);
   t.equal(reply.headers['www-authenticate'], undefined, `${what}: no challenge`);
   t.equal(reply.headers['content-type'], 'application/json', `${what}: JSON`);
-  t.strictSame(reply.json, body, `${what}: body`);
+  const error = reply.json?.errors?.[0];
+  t.equal(reply.json?.errors?.length, 1, `${what}: one error`);
+  t.equal(error?.code, 'DENIED', `${what}: DENIED`);
+  t.strictSame(error?.detail, { scope: expected.scope }, `${what}: detail names the scope`);
+  t.match(error?.message, new RegExp(`\\b${expected.user}\\b`), `${what}: the message names the user`);
 }
 
 t.test('Basic with access rules: allowed requests are served, the rest is 403 DENIED naming the scope', async (t) => {
@@ -79,20 +88,20 @@ t.test('Basic with access rules: allowed requests are served, the rest is 403 DE
     ['alice', 'GET', `/v2/team/app/referrers/${app.manifest}`, 200],
     ['alice', 'GET', '/v2/team/a/b/tags/list', 404], // team/* covers nested names: authorized, unknown
     ['alice', 'POST', '/v2/team/new/blobs/uploads/', 202],
-    ['alice', 'DELETE', `/v2/team/app/manifests/${app.manifest}`, 403, denied('alice', 'delete', 'team/app', 'repository:team/app:delete')],
-    ['alice', 'DELETE', `/v2/team/app/blobs/${app.layer}`, 403, denied('alice', 'delete', 'team/app', 'repository:team/app:delete')],
-    ['alice', 'GET', '/v2/private/x/manifests/v1', 403, denied('alice', 'pull', 'private/x', 'repository:private/x:pull')],
-    ['alice', 'POST', '/v2/private/x/blobs/uploads/', 403, denied('alice', 'pull,push', 'private/x', 'repository:private/x:pull,push')],
-    ['alice', 'GET', '/v2/team/tags/list', 403, denied('alice', 'pull', 'team', 'repository:team:pull')], // 'team/*' needs the slash
-    ['alice', 'GET', '/v2/teams/app/tags/list', 403, denied('alice', 'pull', 'teams/app', 'repository:teams/app:pull')],
-    ['alice', 'GET', '/v2/_catalog', 403, denied('alice', '*', 'the catalog', 'registry:catalog:*')],
+    ['alice', 'DELETE', `/v2/team/app/manifests/${app.manifest}`, 403, denied('alice', 'repository:team/app:delete')],
+    ['alice', 'DELETE', `/v2/team/app/blobs/${app.layer}`, 403, denied('alice', 'repository:team/app:delete')],
+    ['alice', 'GET', '/v2/private/x/manifests/v1', 403, denied('alice', 'repository:private/x:pull')],
+    ['alice', 'POST', '/v2/private/x/blobs/uploads/', 403, denied('alice', 'repository:private/x:pull,push')],
+    ['alice', 'GET', '/v2/team/tags/list', 403, denied('alice', 'repository:team:pull')], // 'team/*' needs the slash
+    ['alice', 'GET', '/v2/teams/app/tags/list', 403, denied('alice', 'repository:teams/app:pull')],
+    ['alice', 'GET', '/v2/_catalog', 403, denied('alice', 'registry:catalog:*')],
     ['bob', 'GET', '/v2/team/app/manifests/v1', 200],
-    ['bob', 'POST', '/v2/team/app/blobs/uploads/', 403, denied('bob', 'pull,push', 'team/app', 'repository:team/app:pull,push')],
-    ['bob', 'GET', '/v2/team/other/tags/list', 403, denied('bob', 'pull', 'team/other', 'repository:team/other:pull')],
+    ['bob', 'POST', '/v2/team/app/blobs/uploads/', 403, denied('bob', 'repository:team/app:pull,push')],
+    ['bob', 'GET', '/v2/team/other/tags/list', 403, denied('bob', 'repository:team/other:pull')],
     ['bob', 'POST', '/v2/bob/app/blobs/uploads/', 202],
-    ['bob', 'GET', '/v2/_catalog', 403, denied('bob', '*', 'the catalog', 'registry:catalog:*')],
+    ['bob', 'GET', '/v2/_catalog', 403, denied('bob', 'registry:catalog:*')],
     ['carol', 'GET', '/v2/', 200],
-    ['carol', 'GET', '/v2/team/app/tags/list', 403, denied('carol', 'pull', 'team/app', 'repository:team/app:pull')],
+    ['carol', 'GET', '/v2/team/app/tags/list', 403, denied('carol', 'repository:team/app:pull')],
     ['carol', 'HEAD', '/v2/team/app/manifests/v1', 403], // HEAD: status and headers only
     ['admin', 'GET', '/v2/_catalog', 200],
     ['admin', 'GET', '/v2/private/x/tags/list', 200],
@@ -141,7 +150,8 @@ t.test('Bearer with access rules: the token endpoint grants the intersection; a 
     `Bearer realm="${registry.url}/token",service="${registry.host}",scope="repository:private/x:pull",error="insufficient_scope"`,
     'insufficient_scope names the scope',
   );
-  t.strictSame(refused.json, { errors: [{ code: 'UNAUTHORIZED', message: 'the token does not grant repository:private/x:pull', detail: { scope: 'repository:private/x:pull' } }] }, 'body');
+  t.equal(refused.json?.errors?.[0]?.code, 'UNAUTHORIZED', 'UNAUTHORIZED');
+  t.strictSame(refused.json?.errors?.[0]?.detail, { scope: 'repository:private/x:pull' }, 'detail names the scope not granted');
   t.equal((await send(registry.url, 'GET', '/v2/team/app/tags/list', { headers: { authorization: `Bearer ${aliceToken}` } })).status, 404, 'the granted scope works (404 NAME_UNKNOWN: authorized, nothing there)');
   // POST /token applies the same rules.
   const posted = await send(registry.url, 'POST', '/token', {
@@ -210,7 +220,7 @@ t.test('mount with Basic: pull on `from` and push on the target, else a normal u
   assertMounted(t, await mount('team/b', shared.layer, 'team/a'), 'team/b', shared.layer, 'pull on team/a, push on team/b');
   assertUploadOpened(t, await mount('team/b', secret.layer, 'private/x'), 'team/b', 'no pull on private/x');
   t.equal((await send(registry.url, 'HEAD', `/v2/team/b/blobs/${secret.layer}`, { headers: alice })).status, 404, 'the secret blob is not in team/b');
-  assertDenied(t, await mount('private/y', shared.layer, 'team/a'), denied('alice', 'pull,push', 'private/y', 'repository:private/y:pull,push'), 'no push on private/y');
+  assertDenied(t, await mount('private/y', shared.layer, 'team/a'), denied('alice', 'repository:private/y:pull,push'), 'no push on private/y');
   // Without `from`, the registry looks for the blob in every repository (mountWithoutFrom):
   // only repositories alice may pull from may be searched.
   assertUploadOpened(t, await mount('team/c', secret.layer), 'team/c', 'no from, the blob only in private/x');
@@ -272,7 +282,7 @@ t.test('CLI: --auth @FILE takes the auth option as JSON, access rules included',
   t.equal((await send(cli.url, 'GET', '/v2/')).status, 401, 'credentials required');
   t.equal((await send(cli.url, 'GET', '/v2/team/app/tags/list', { headers: { authorization: basic('alice') } })).status, 404, 'alice may pull team/app (404 NAME_UNKNOWN)');
   const refused = await send(cli.url, 'GET', '/v2/private/x/tags/list', { headers: { authorization: basic('alice') } });
-  assertDenied(t, refused, denied('alice', 'pull', 'private/x', 'repository:private/x:pull'), 'alice on private/x');
+  assertDenied(t, refused, denied('alice', 'repository:private/x:pull'), 'alice on private/x');
 
   const inline = await startCli(t, ['--auth', JSON.stringify({ token: { users: { alice: 'a-pass' }, anonymous: 'pull', expiresInSeconds: 30 }, access: ACCESS })]);
   const reply = await send(inline.url, 'GET', `/token?${new URLSearchParams([['service', 'x'], ['scope', 'repository:team/app:pull,push']])}`, { headers: { authorization: basic('alice') } });

@@ -13,6 +13,7 @@ import type { RunningRegistry } from '../src/index.js';
 import { parseRoute } from '../src/http/route.js';
 import { send, sha256, startFor, type Reply, type SendOptions } from './helpers/http.js';
 import { OCI_CONFIG, OCI_LAYER, OCI_MANIFEST } from './helpers/push.js';
+import { assertCodeSays } from './helpers/fixtures.js';
 
 const USERS = { alice: 'secret', bob: 'hunter2' };
 const DIGEST = `sha256:${'a'.repeat(64)}`;
@@ -25,25 +26,46 @@ function bearer(token: string): string {
   return `Bearer ${token}`;
 }
 
-/** The challenge this registry sends for `scope` (and `error`), exactly. */
-function challenge(registry: RunningRegistry, scope?: string, error?: 'invalid_token' | 'insufficient_scope'): string {
-  let value = `Bearer realm="${registry.url}/token",service="${registry.host}"`;
-  if (scope !== undefined) value += `,scope="${scope}"`;
-  if (error !== undefined) value += `,error="${error}"`;
-  return value;
+/**
+ * The parameters a client needs from the Bearer challenge (Docker token spec):
+ * where to get a token (realm, service), for what (scope), and why the last
+ * one failed (error). Compared after parsing, so order and quoting are free.
+ */
+function challenge(registry: RunningRegistry, scope?: string, error?: 'invalid_token' | 'insufficient_scope'): Record<string, string> {
+  return { realm: `${registry.url}/token`, service: registry.host, ...(scope === undefined ? {} : { scope }), ...(error === undefined ? {} : { error }) };
 }
 
-/** Asserts an exact 401 (status, challenge, JSON body; no body on HEAD). */
-function assert401(t: Test, reply: Reply, method: string, wwwAuthenticate: string, body: unknown, what: string): void {
+interface ErrorBody {
+  errors: { code: string; message?: string; detail?: unknown }[];
+}
+
+/**
+ * A 401 as a client reads it: the status, the parsed Bearer challenge, and
+ * the OCI error's code and detail. The message is for people; it only has to
+ * be there (and, where `words` are given, say them).
+ */
+function assert401(t: Test, reply: Reply, method: string, params: Record<string, string>, body: ErrorBody, what: string, words?: RegExp): void {
   t.equal(reply.status, 401, `${what}: 401`);
-  t.equal(reply.headers['www-authenticate'], wwwAuthenticate, `${what}: WWW-Authenticate`);
+  t.strictSame(parseChallenge(String(reply.headers['www-authenticate'])), { scheme: 'Bearer', params }, `${what}: WWW-Authenticate`);
   t.equal(reply.headers['content-type'], 'application/json', `${what}: JSON error`);
-  t.equal(reply.headers['content-length'], String(Buffer.byteLength(JSON.stringify(body))), `${what}: Content-Length of the error body`);
-  if (method === 'HEAD') t.equal(reply.body.length, 0, `${what}: no body on HEAD`);
-  else t.strictSame(reply.json, body, `${what}: body`);
+  if (method === 'HEAD') {
+    t.equal(reply.body.length, 0, `${what}: no body on HEAD`);
+    return;
+  }
+  t.equal(reply.headers['content-length'], String(reply.body.length), `${what}: Content-Length of the error body`);
+  const errors = (reply.json as ErrorBody | undefined)?.errors ?? [];
+  t.strictSame(errors.map(({ code, detail }) => ({ code, detail })), body.errors.map(({ code, detail }) => ({ code, detail })), `${what}: error codes and details`);
+  t.ok(errors.every((e) => typeof e.message === 'string' && e.message.length > 0), `${what}: every error has a message`);
+  if (words) assertCodeSays(t, reply.json, body.errors[0]!.code, words, what);
 }
 
-const AUTHENTICATION_REQUIRED = { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required: get a token from the realm' }] };
+/** Authorized but nothing there: 404 with the code that says so, NAME_UNKNOWN (spec "Error Codes"). */
+function checkNameUnknown(t: Test, reply: Reply, what: string): void {
+  t.equal(reply.status, 404, `${what}: 404`);
+  t.equal(reply.json?.errors?.[0]?.code, 'NAME_UNKNOWN', `${what}: NAME_UNKNOWN`);
+}
+
+const AUTHENTICATION_REQUIRED = { errors: [{ code: 'UNAUTHORIZED' }] };
 
 /** GET /token with optional Basic credentials; `scopes` as repeated parameters. */
 async function getToken(registry: RunningRegistry, scopes: string[], credentials?: [string, string], extra: Record<string, string> = {}): Promise<Reply> {
@@ -222,7 +244,7 @@ t.test('every route without a token: 401 with a challenge naming the scope that 
   }
   // Basic credentials are not a token: the registry answers with the Bearer challenge, so the client fetches one.
   const withBasic = await send(registry.url, 'GET', '/v2/team/app/tags/list', { headers: { authorization: basic('alice', 'secret') } });
-  assert401(t, withBasic, 'GET', challenge(registry, pull), { errors: [{ code: 'UNAUTHORIZED', message: 'malformed Authorization header: expected a Bearer token' }] }, 'Basic credentials on a token registry');
+  assert401(t, withBasic, 'GET', challenge(registry, pull), { errors: [{ code: 'UNAUTHORIZED' }] }, 'Basic credentials on a token registry', /Bearer/);
 });
 
 t.test('GET /token: the documented body, a signed HS256 token carrying the granted scopes and expiry', async (t) => {
@@ -268,7 +290,7 @@ t.test('GET /token: the documented body, a signed HS256 token carrying the grant
   t.strictSame(base.json, {}, 'GET /v2/ body');
   const tags = await send(registry.url, 'GET', '/v2/team/app/tags/list', { headers: { authorization: bearer(bare.json.token) } });
   assert401(t, tags, 'GET', challenge(registry, 'repository:team/app:pull', 'insufficient_scope'), {
-    errors: [{ code: 'UNAUTHORIZED', message: 'the token does not grant repository:team/app:pull', detail: { scope: 'repository:team/app:pull' } }],
+    errors: [{ code: 'UNAUTHORIZED', detail: { scope: 'repository:team/app:pull' } }],
   }, 'but nothing else');
 
   // HEAD /token: the headers only.
@@ -279,20 +301,20 @@ t.test('GET /token: the documented body, a signed HS256 token carrying the grant
 
 t.test('GET /token refuses wrong credentials, and anonymous requests unless anonymous is on', async (t) => {
   const registry = await startFor(t, { auth: { token: { users: USERS } } });
-  const refusal = (message: string) => ({ errors: [{ code: 'UNAUTHORIZED', message }] });
+  const refused = (reply: Reply, words: RegExp, what: string) => assertCodeSays(t, reply.json, 'UNAUTHORIZED', words, what);
   for (const [what, credentials] of [['wrong password', ['alice', 'nope']], ['unknown user', ['mallory', 'secret']]] as const) {
     const reply = await getToken(registry, ['repository:team/app:pull'], [...credentials]);
     t.equal(reply.status, 401, `${what}: 401`);
     t.equal(reply.headers['www-authenticate'], 'Basic realm="oci-test-registry"', `${what}: the token endpoint asks for Basic credentials`);
-    t.strictSame(reply.json, refusal('invalid username or password'), `${what}: body`);
+    refused(reply, /username or password/, what);
   }
   const anonymous = await getToken(registry, ['repository:team/app:pull']);
   t.equal(anonymous.status, 401, 'no credentials, anonymous off: 401');
   t.equal(anonymous.headers['www-authenticate'], 'Basic realm="oci-test-registry"', 'Basic challenge');
-  t.strictSame(anonymous.json, refusal('credentials required: anonymous access is off'), 'body');
+  refused(anonymous, /anonymous/, 'no credentials');
   const bearerAtTokenEndpoint = await send(registry.url, 'GET', tokenPath(registry), { headers: { authorization: 'Bearer abc' } });
   t.equal(bearerAtTokenEndpoint.status, 401, 'a Bearer header at the token endpoint: 401');
-  t.strictSame(bearerAtTokenEndpoint.json, refusal('malformed Authorization header: expected Basic credentials'), 'body');
+  refused(bearerAtTokenEndpoint, /Basic/, 'a Bearer header at the token endpoint');
 });
 
 t.test('POST /token: the OAuth2 password and refresh_token grants', async (t) => {
@@ -317,7 +339,7 @@ t.test('POST /token: the OAuth2 password and refresh_token grants', async (t) =>
   t.equal(refreshed.json.scope, 'repository:team/app:pull repository:bob/app:delete', 'a new scope set, asked afresh');
   t.equal(refreshed.json.refresh_token, undefined, 'no new refresh token');
   t.equal(decode(refreshed.json.token).claims.sub, 'bob', 'for the user the refresh token names');
-  t.equal((await send(registry.url, 'GET', '/v2/team/app/tags/list', { headers: { authorization: bearer(refreshed.json.token) } })).status, 404, 'the refreshed token works (404 NAME_UNKNOWN: authorized, nothing there)');
+  checkNameUnknown(t, await send(registry.url, 'GET', '/v2/team/app/tags/list', { headers: { authorization: bearer(refreshed.json.token) } }), 'the refreshed token works (authorized, nothing there)');
 
   // GET /token?offline_token=true (docker's spelling) also returns a refresh token.
   const docker = await getToken(registry, [scope], ['alice', 'secret'], { offline_token: 'true', client_id: 'docker' });
@@ -343,7 +365,7 @@ t.test('POST /token: the OAuth2 password and refresh_token grants', async (t) =>
   // A refresh token is not an access token.
   const asBearer = await send(registry.url, 'GET', '/v2/team/app/tags/list', { headers: { authorization: bearer(offline.json.refresh_token) } });
   assert401(t, asBearer, 'GET', challenge(registry, 'repository:team/app:pull', 'invalid_token'), {
-    errors: [{ code: 'UNAUTHORIZED', message: 'the token is not valid for this registry' }],
+    errors: [{ code: 'UNAUTHORIZED' }],
   }, 'a refresh token used as a Bearer token');
 });
 
@@ -440,15 +462,15 @@ t.test('insufficient scope: 401 with error="insufficient_scope" and the needed s
   for (const [method, path, scope] of needs) {
     const reply = await send(registry.url, method, path, { headers });
     assert401(t, reply, method, challenge(registry, scope, 'insufficient_scope'), {
-      errors: [{ code: 'UNAUTHORIZED', message: `the token does not grant ${scope}`, detail: { scope } }],
+      errors: [{ code: 'UNAUTHORIZED', detail: { scope } }],
     }, `${method} ${path} with a pull token`);
   }
-  t.equal((await send(registry.url, 'GET', '/v2/team/app/tags/list', { headers })).status, 404, 'what it grants works (404 NAME_UNKNOWN: authorized, nothing there)');
+  checkNameUnknown(t, await send(registry.url, 'GET', '/v2/team/app/tags/list', { headers }), 'what it grants works (authorized, nothing there)');
   // A push-only token cannot upload either: uploads need pull,push, as Docker clients ask.
   const pushOnly = (await getToken(registry, ['repository:team/app:push'], ['alice', 'secret'])).json.token as string;
   const upload = await send(registry.url, 'POST', '/v2/team/app/blobs/uploads/', { headers: { authorization: bearer(pushOnly) } });
   assert401(t, upload, 'POST', challenge(registry, 'repository:team/app:pull,push', 'insufficient_scope'), {
-    errors: [{ code: 'UNAUTHORIZED', message: 'the token does not grant repository:team/app:pull,push', detail: { scope: 'repository:team/app:pull,push' } }],
+    errors: [{ code: 'UNAUTHORIZED', detail: { scope: 'repository:team/app:pull,push' } }],
   }, 'a push-only token on an upload');
 
   const client = new ChallengeFollowingClient(registry.url, ['alice', 'secret']);
@@ -479,7 +501,7 @@ t.test('token expiry: a token works until expires_in has passed, then 401 invali
   t.equal((await send(registry.url, 'HEAD', `/v2/team/app/blobs/${sha256(blob)}`, { headers })).status, 200, '59.999 s later: still valid');
 
   mock.timers.tick(1);
-  const expired = { errors: [{ code: 'UNAUTHORIZED', message: 'the token has expired' }] };
+  const expired = { errors: [{ code: 'UNAUTHORIZED' }] };
   for (const [method, path, needed] of [
     ['GET', `/v2/team/app/blobs/${sha256(blob)}`, 'repository:team/app:pull'],
     ['HEAD', `/v2/team/app/blobs/${sha256(blob)}`, 'repository:team/app:pull'],
@@ -487,7 +509,7 @@ t.test('token expiry: a token works until expires_in has passed, then 401 invali
     ['GET', '/v2/', undefined],
   ] as const) {
     const reply = await send(registry.url, method, path, { headers });
-    assert401(t, reply, method, challenge(registry, needed, 'invalid_token'), expired, `60 s later: ${method} ${path}`);
+    assert401(t, reply, method, challenge(registry, needed, 'invalid_token'), expired, `60 s later: ${method} ${path}`, method === 'HEAD' ? undefined : /expired/);
   }
 
   const refreshed = await postToken(registry, [['grant_type', 'refresh_token'], ['refresh_token', issued.json.refresh_token], ['service', registry.host], ['scope', scope]]);
@@ -507,7 +529,7 @@ t.test('token expiry: a token works until expires_in has passed, then 401 invali
   mock.timers.tick(1);
   const late = await postToken(registry, [['grant_type', 'refresh_token'], ['refresh_token', issued.json.refresh_token]]);
   t.equal(late.status, 401, 'then it is refused');
-  t.strictSame(late.json, { errors: [{ code: 'UNAUTHORIZED', message: 'the refresh token is not valid for this registry' }] }, 'body');
+  assertCodeSays(t, late.json, 'UNAUTHORIZED', /refresh token/, 'body');
 });
 
 t.test('anonymous: pull grants pull without credentials, and nothing more', async (t) => {
@@ -526,7 +548,7 @@ t.test('anonymous: pull grants pull without credentials, and nothing more', asyn
   t.ok(got.body.equals(manifest), 'the manifest');
   const put = await send(registry.url, 'PUT', '/v2/team/app/manifests/v2', { headers: { ...headers, 'Content-Type': OCI_MANIFEST }, body: manifest });
   assert401(t, put, 'PUT', challenge(registry, 'repository:team/app:pull,push', 'insufficient_scope'), {
-    errors: [{ code: 'UNAUTHORIZED', message: 'the token does not grant repository:team/app:pull,push', detail: { scope: 'repository:team/app:pull,push' } }],
+    errors: [{ code: 'UNAUTHORIZED', detail: { scope: 'repository:team/app:pull,push' } }],
   }, 'anonymous push');
 
   // A client with no credentials pulls by following the challenge; its push stops at 401.
@@ -546,7 +568,7 @@ t.test('the control endpoint in token mode: a password or a user\'s token, never
   assert401(t, await send(registry.url, 'GET', health), 'GET', challenge(registry), AUTHENTICATION_REQUIRED, 'no credentials');
   t.equal((await send(registry.url, 'GET', health, { headers: { authorization: basic('alice', 'secret') } })).status, 200, 'Basic credentials of a user');
   assert401(t, await send(registry.url, 'GET', health, { headers: { authorization: basic('alice', 'nope') } }), 'GET', challenge(registry), {
-    errors: [{ code: 'UNAUTHORIZED', message: 'invalid username or password' }],
+    errors: [{ code: 'UNAUTHORIZED' }],
   }, 'a wrong password');
   const user = (await getToken(registry, [], ['alice', 'secret'])).json.token as string;
   t.equal((await send(registry.url, 'GET', health, { headers: { authorization: bearer(user) } })).status, 200, 'a user\'s token');

@@ -2,48 +2,11 @@
 // "Resumable Pull" (end-2): GET / HEAD of a blob, Range requests, digests in
 // the URL, and a blob's visibility per repository.
 import t from 'tap';
-import { send, sendRaw, sha256, sha512, startFor, type Reply, type SendOptions } from './helpers/http.js';
+import { send, sendRaw, sha256, sha512, startFor } from './helpers/http.js';
 import { pushBlob } from './helpers/push.js';
-import { checkErrorEnvelope } from './helpers/fixtures.js';
-import { ERROR_CODES } from '../src/index.js';
-
-/** The `t` a subtest callback receives (tap does not export the plugin-extended type by name). */
-type Test = Parameters<Extract<Parameters<typeof t.test>[0], (...args: any[]) => any>>[0];
-
-const API_VERSION = 'registry/2.0';
-
-/** One request, plus what every response must carry: the API-version header, and no body on HEAD. */
-async function call(t: Test, base: string, method: string, path: string, options?: SendOptions): Promise<Reply> {
-  const reply = await send(base, method, path, options);
-  t.equal(reply.headers['docker-distribution-api-version'], API_VERSION, `${method} ${path.slice(0, 90)}: Docker-Distribution-API-Version`);
-  if (method === 'HEAD') t.equal(reply.body.length, 0, `${method}: no body`);
-  return reply;
-}
-
-/** spec "Error Codes": the OCI envelope with the right status and code (see checkErrorEnvelope). */
-function checkError(t: Test, reply: Reply, status: number, code: string | string[], head = false, what = ''): void {
-  checkErrorEnvelope(t, reply, status, Array.isArray(code) ? code : [code], what ? `${what}: ` : '', head);
-}
-
-/** mulberry32: a tiny seeded PRNG, so every run pushes the same bytes. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let r = Math.imul(a ^ (a >>> 15), 1 | a);
-    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
-    return (r ^ (r >>> 14)) >>> 0;
-  };
-}
-
-function seededBytes(size: number, seed: number): Buffer {
-  const next = mulberry32(seed);
-  const bytes = Buffer.allocUnsafe(size);
-  let i = 0;
-  for (; i + 4 <= size; i += 4) bytes.writeUInt32LE(next(), i);
-  for (; i < size; i++) bytes[i] = next() & 0xff;
-  return bytes;
-}
+import { SPEC_ERROR_CODES } from './helpers/fixtures.js';
+import { seededBytes } from './helpers/bytes.js';
+import { API_VERSION, call, checkError } from './helpers/upload.js';
 
 /** Pushes `data` as POST, one PATCH per entry of `chunks` (with Content-Range), and a PUT carrying the rest. */
 async function pushInChunks(base: string, name: string, data: Buffer, chunks: number[]): Promise<string> {
@@ -98,6 +61,21 @@ t.test('GET and HEAD of a blob: 200, Content-Length, Docker-Content-Digest, octe
   t.ok(encoded.body.equals(bytes));
 });
 
+t.test('blob responses: ETag is the quoted digest, Accept-Ranges: bytes, and cacheable (content-addressed)', async (t) => {
+  // RFC 9110 §8.8.3 (a strong validator), §14.3 (ranges are served, see "Resumable Pull"); the bytes
+  // behind a digest never change, so a cache may keep them.
+  const registry = await startFor(t);
+  const bytes = Buffer.from('cache me');
+  const digest = await pushBlob(registry.url, 'pull/headers', bytes);
+  for (const [method, headers] of [['GET', {}], ['HEAD', {}], ['GET', { Range: 'bytes=0-1' }]] as const) {
+    const reply = await call(t, registry.url, method, `/v2/pull/headers/blobs/${digest}`, { headers });
+    t.equal(reply.status, 'Range' in headers ? 206 : 200);
+    t.equal(reply.headers.etag, `"${digest}"`, `${method}: ETag "<digest>"`);
+    t.equal(reply.headers['accept-ranges'], 'bytes', `${method}: Accept-Ranges: bytes`);
+    t.match(String(reply.headers['cache-control']), /\bmax-age=[1-9]\d*/, `${method}: Cache-Control allows caching`);
+  }
+});
+
 t.test('an empty blob: 200 with no bytes; every range is unsatisfiable (416 bytes */0)', async (t) => {
   const registry = await startFor(t);
   const digest = await pushBlob(registry.url, 'pull/empty', Buffer.alloc(0));
@@ -113,7 +91,7 @@ t.test('an empty blob: 200 with no bytes; every range is unsatisfiable (416 byte
   t.equal(head.headers['content-length'], '0');
   for (const range of ['bytes=0-', 'bytes=0-0', 'bytes=-1']) {
     const reply = await call(t, registry.url, 'GET', path, { headers: { Range: range } });
-    checkError(t, reply, 416, Object.keys(ERROR_CODES), false, range);
+    checkError(t, reply, 416, [...SPEC_ERROR_CODES], range, false);
     t.equal(reply.headers['content-range'], 'bytes */0', `${range}: Content-Range bytes */0`);
   }
 });
@@ -192,7 +170,7 @@ t.test('Range requests on a blob stored as several segments (spec "Resumable Pul
   for (const range of [`bytes=${size}-`, `bytes=${size}-${size + 10}`, `bytes=${size + 100}-`, 'bytes=-0', 'bytes=99999999999999999999-']) {
     for (const method of ['GET', 'HEAD']) {
       const reply = await call(t, registry.url, method, path, { headers: { Range: range } });
-      checkError(t, reply, 416, Object.keys(ERROR_CODES), method === 'HEAD', `${method} ${range}`);
+      checkError(t, reply, 416, [...SPEC_ERROR_CODES], `${method} ${range}`, method === 'HEAD');
       t.equal(reply.headers['content-range'], `bytes */${size}`, `${method} ${range}: Content-Range bytes */${size}`);
     }
   }
@@ -228,7 +206,7 @@ t.test('a blob linked in one repository is unknown in another (404 BLOB_UNKNOWN)
   t.equal((await call(t, registry.url, 'GET', `/v2/team/a/blobs/${digest}`)).status, 200);
   for (const method of ['GET', 'HEAD']) {
     const reply = await call(t, registry.url, method, `/v2/team/b/blobs/${digest}`);
-    checkError(t, reply, 404, 'BLOB_UNKNOWN', method === 'HEAD', `${method} in team/b`);
+    checkError(t, reply, 404, 'BLOB_UNKNOWN', `${method} in team/b`, method === 'HEAD');
     t.equal(reply.headers['docker-content-digest'], undefined, 'no digest header on a miss');
   }
   // A repository that does not exist at all: 404 as well.
@@ -267,7 +245,7 @@ t.test('an invalid digest in the URL is 400 DIGEST_INVALID', async (t) => {
   for (const [why, digest] of rows) {
     for (const method of ['GET', 'HEAD']) {
       const reply = await call(t, registry.url, method, `/v2/digests/here/blobs/${digest}`);
-      checkError(t, reply, 400, 'DIGEST_INVALID', method === 'HEAD', `${method} ${why}`);
+      checkError(t, reply, 400, 'DIGEST_INVALID', `${method} ${why}`, method === 'HEAD');
     }
   }
 });

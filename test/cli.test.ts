@@ -3,7 +3,7 @@
 // line, talk HTTP to it, signal it. No sleeps: every wait is on an event.
 import t, { type Test } from 'tap';
 import { spawn, fork, type ChildProcess } from 'node:child_process';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { Agent, request } from 'node:http';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -140,20 +140,22 @@ t.test('the ready line comes once the port listens; SIGTERM closes it and exits 
   t.ok(await portIsFree(running.port), 'the port is free again');
 });
 
-t.test('SIGINT exits 0 too, within a second even with a keep-alive connection open', async (t) => {
-  const running = await start(t);
+t.test('SIGINT exits 0 too, even with a keep-alive connection open (close() does not wait for idle sockets)', async (t) => {
+  // The keep-alive and idle timeouts are ten minutes: the process can only exit (rather than hit
+  // tap's timeout) if closing ends the idle connection itself. The event, not a stopwatch.
+  const running = await start(t, ['--keep-alive-timeout', '10m', '--idle-timeout', '10m']);
   const agent = new Agent({ keepAlive: true });
   t.teardown(() => agent.destroy());
-  await new Promise<void>((resolve, reject) => {
-    request(`${running.url}/v2/`, { agent }, (res) => {
+  const socket = await new Promise<Socket>((resolve, reject) => {
+    const req = request(`${running.url}/v2/`, { agent }, (res) => {
       res.resume();
-      res.on('end', resolve);
-    }).on('error', reject).end();
+      res.on('end', () => resolve(req.socket!));
+    });
+    req.on('error', reject).end();
   });
-  const signalled = performance.now();
+  t.notOk(socket.destroyed, 'the keep-alive connection is open when the signal comes');
   running.child.kill('SIGINT');
   t.same(await running.closed, { code: 0, signal: null });
-  t.ok(performance.now() - signalled < 1000, `exited ${Math.round(performance.now() - signalled)} ms after SIGINT`);
   t.ok(await portIsFree(running.port), 'the port is free again');
 });
 
@@ -354,9 +356,7 @@ t.test('--export round trip: seed, push, stop, and the export holds both', async
   const base = t.testdir();
   const input = join(base, 'in', 'app');
   const layout = new LayoutBuilder();
-  const one = layout.image({ layers: ['one', 'shared'] });
-  const two = layout.image({ layers: ['two', 'shared'] });
-  const index = layout.index([one, two]);
+  const { one, two, index } = layout.twoImages();
   const sbom = layout.artifact(one, 'application/vnd.example.sbom', 'sbom');
   layout.entry(index, 'latest').entry(one, 'one').entry(two, 'two');
   layout.entry(sbom, undefined, { artifactType: 'application/vnd.example.sbom' });

@@ -1,19 +1,11 @@
 // 50 concurrent pushes of distinct images, then 50 concurrent pulls: every byte verified.
 import t from 'tap';
-import { createHash } from 'node:crypto';
 import { send, sha256, startFor } from './helpers/http.js';
 import { OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, pushManifest } from './helpers/push.js';
+import { pseudoRandomBytes } from './helpers/bytes.js';
 
 /** Deterministic pseudo-random bytes (no two images share a layer). */
-function bytesFor(seed: number, size: number): Buffer {
-  const out = Buffer.alloc(size);
-  let block = Buffer.alloc(0);
-  for (let offset = 0, counter = 0; offset < size; offset += block.length, counter++) {
-    block = createHash('sha256').update(`${seed}:${counter}`).digest();
-    block.copy(out, offset);
-  }
-  return out;
-}
+const bytesFor = (seed: number, size: number): Buffer => pseudoRandomBytes(size, String(seed));
 
 /** Pushes a blob in chunks of `chunk` bytes (POST, PATCH…, PUT) and returns its digest. */
 async function pushChunked(url: string, name: string, bytes: Buffer, chunk: number): Promise<string> {

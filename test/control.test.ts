@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { send, sha256, startFor, type Reply } from './helpers/http.js';
 import { pushImage } from './helpers/push.js';
+import { assertCodeSays } from './helpers/fixtures.js';
 
 /** The `t` a subtest callback receives. */
 type Test = Parameters<Extract<Parameters<typeof t.test>[0], (...args: any[]) => any>>[0];
@@ -32,8 +33,7 @@ t.test('off by default: every control route is 404', async (t) => {
   for (const [method, path] of [['GET', 'health'], ['GET', 'journal'], ['GET', 'faults'], ['POST', 'faults'], ['DELETE', 'faults'], ['DELETE', 'faults/fault-1'], ['POST', 'reset']] as const) {
     const reply = await send(url, method, `${CONTROL}/${path}`, method === 'POST' ? { body: '{"action":{"status":503}}', headers: JSON_TYPE } : {});
     t.equal(reply.status, 404, `${method} ${path}`);
-    t.equal(reply.json?.errors?.[0]?.code, 'UNSUPPORTED');
-    t.equal(reply.json?.errors?.[0]?.message, `no such endpoint: ${CONTROL}/${path}`);
+    assertCodeSays(t, reply.json, 'UNSUPPORTED', new RegExp(`${CONTROL}/${path}$`), `${method} ${path}`);
   }
 });
 
@@ -99,7 +99,7 @@ t.test('GET journal: every request, filtered by method, route, name, reference, 
     t.strictSame(entries.filter((e: any) => e.route !== 'control').map((e: any) => `${e.method} ${e.path.split('?')[0]}`), want, `?${query}`);
   }
   const bad = assertJson(t, await send(url, 'GET', `${CONTROL}/journal?status=abc`), 400);
-  t.strictSame(bad, { errors: [{ code: 'UNSUPPORTED', message: 'status must be an integer' }] });
+  assertCodeSays(t, bad, 'UNSUPPORTED', /\bstatus\b.*integer/, 'status=abc');
 });
 
 t.test('POST faults: a rule or an array as JSON → 201 with ids; GET lists them with counts; DELETE removes one or all', async (t) => {
@@ -116,7 +116,7 @@ t.test('POST faults: a rule or an array as JSON → 201 with ids; GET lists them
   t.equal((await patch(1)).status, 202);
   const failed = await patch(2);
   t.equal(failed.status, 503);
-  t.strictSame(failed.json, { errors: [{ code: 'UNKNOWN', message: 'injected fault fault-1' }] });
+  assertCodeSays(t, failed.json, 'UNKNOWN', /\bfault-1\b/, 'the injected 503');
   t.equal((await patch(2)).status, 202, 'the retry succeeds');
   t.equal((await send(url, 'PUT', `${location}?digest=${sha256(Buffer.concat(chunks))}`)).status, 201);
 
@@ -148,7 +148,7 @@ t.test('POST faults: a rule or an array as JSON → 201 with ids; GET lists them
   t.equal((await send(url, 'GET', '/v2/team/app/manifests/v1')).status, 200, 'the rule is gone');
   t.strictSame(assertJson(t, await send(url, 'GET', `${CONTROL}/faults`), 200).faults.map((f: any) => f.id), ['fault-1', 'fault-3', 'fault-4']);
   const unknown = assertJson(t, await send(url, 'DELETE', `${CONTROL}/faults/fault-2`), 404);
-  t.equal(unknown.errors[0].message, 'no fault rule fault-2');
+  t.match(unknown.errors[0].message, /\bfault-2\b/, 'the message names the rule');
   t.equal(unknown.errors[0].code, 'UNSUPPORTED', 'a code for "no such thing" that is not about a repository (README: errors the spec has no code for use UNSUPPORTED)');
   const deleted = await send(url, 'DELETE', `${CONTROL}/faults`);
   t.equal(deleted.status, 204, 'DELETE faults → 204');
@@ -160,24 +160,23 @@ t.test('POST faults: a rule or an array as JSON → 201 with ids; GET lists them
 t.test('POST faults refuses what is not a rule: 400, and nothing is added', async (t) => {
   const registry = await startFor(t, { control: true });
   const { url } = registry;
-  const rows: { body: string; message: string | RegExp }[] = [
+  // The message is for people: each row checks only the words that say what was wrong.
+  const rows: { body: string; message: RegExp }[] = [
     { body: 'not json', message: /^invalid fault rule: Unexpected token/ },
-    { body: '{"action":{"status":503,"delayMs":1}}', message: 'invalid fault rule: a fault action has exactly one of status, rateLimit, delayMs, drop, truncate; got ["status","delayMs"]' },
-    { body: '{"action":{"drop":"later"}}', message: "invalid fault rule: action.drop must be 'before-response' or 'mid-body'" },
-    { body: '{"times":null,"action":{"status":503}}', message: 'invalid fault rule: times must be a non-negative integer or Infinity' },
-    { body: '{"match":{"host":"x"},"action":{"status":503}}', message: 'invalid fault rule: match.host is not a field: use method, route, name or reference' },
+    { body: '{"action":{"status":503,"delayMs":1}}', message: /exactly one of.*"status","delayMs"/ },
+    { body: '{"action":{"drop":"later"}}', message: /action\.drop.*'before-response'.*'mid-body'/ },
+    { body: '{"times":null,"action":{"status":503}}', message: /\btimes\b/ },
+    { body: '{"match":{"host":"x"},"action":{"status":503}}', message: /match\.host/ },
     { body: '[{"action":{"status":503}},{"action":{}}]', message: /^invalid fault rule: a fault action has exactly one of/ },
-    { body: '5', message: 'invalid fault rule: a fault rule must be an object' },
+    { body: '5', message: /must be an object/ },
   ];
   for (const { body, message } of rows) {
     const reply = assertJson(t, await postFaults(url, body), 400);
-    t.equal(reply.errors[0].code, 'UNSUPPORTED');
-    if (typeof message === 'string') t.equal(reply.errors[0].message, message, body);
-    else t.match(reply.errors[0].message, message, body);
+    assertCodeSays(t, reply, 'UNSUPPORTED', message, body);
   }
   t.strictSame(registry.faults.list(), [], 'an array with one bad rule adds none of them');
   const huge = assertJson(t, await postFaults(url, JSON.stringify({ action: { status: 503 }, pad: 'x'.repeat(1024 * 1024) })), 400);
-  t.equal(huge.errors[0].message, 'fault rules larger than 1 MiB');
+  assertCodeSays(t, huge, 'UNSUPPORTED', /1 MiB/, 'a rule body over 1 MiB');
 });
 
 t.test('POST reset: 204; content, sessions, journal and fault rules are gone; options stay', async (t) => {

@@ -1,7 +1,7 @@
 // end-9 / end-10 deletes (spec "Content Management": "Deleting tags",
 // "Deleting Manifests", "Deleting Blobs").
 import t from 'tap';
-import { send, sha256, sha512, startFor } from './helpers/http.js';
+import { send, sha256, sha512, startFor, type Reply } from './helpers/http.js';
 import { pushBlob } from './helpers/push.js';
 import { OCI_MANIFEST, assertError, json, ociImageManifest, putManifest, type Asserts } from './helpers/fixtures.js';
 
@@ -17,8 +17,12 @@ async function pushTagged(url: string, name: string, seed: string, tags: string[
   return { digest, bytes, manifest };
 }
 
-function assertAccepted(t: Asserts, reply: { status: number; body: Buffer }): void {
+/** spec end-9 / end-10: 202 Accepted, and nothing else: no body, no error envelope. */
+function assertAccepted(t: Asserts, reply: Reply): void {
   t.equal(reply.status, 202, `202 Accepted (${reply.body.toString('utf8').slice(0, 200)})`);
+  t.equal(reply.body.length, 0, '202: no body');
+  t.equal(reply.headers['content-length'], '0', '202: Content-Length 0');
+  t.equal(reply.headers['docker-distribution-api-version'], 'registry/2.0', '202: API version header');
 }
 
 t.test('DELETE a manifest by digest → 202; the manifest and all its tags are gone', async (t) => {

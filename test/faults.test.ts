@@ -8,7 +8,7 @@ import { mock } from 'node:test';
 import { request, type IncomingHttpHeaders } from 'node:http';
 import { send, sha256, startFor } from './helpers/http.js';
 import { pushBlob, pushImage } from './helpers/push.js';
-import { ERROR_CODES } from '../src/index.js';
+import { assertCodeSays } from './helpers/fixtures.js';
 
 /** The `t` a subtest callback receives. */
 type Test = Parameters<Extract<Parameters<typeof t.test>[0], (...args: any[]) => any>>[0];
@@ -67,7 +67,8 @@ t.test('status action: the third PATCH fails with 503, the session is unchanged,
   t.equal(failed.status, 503, 'third PATCH: 503');
   t.equal(failed.headers['content-type'], 'application/json');
   t.equal(failed.headers['docker-distribution-api-version'], 'registry/2.0');
-  t.strictSame(failed.json, { errors: [{ code: 'UNKNOWN', message: 'injected fault fault-1' }] }, 'OCI error body naming the rule');
+  t.equal(failed.json?.errors?.length, 1, 'one error');
+  assertCodeSays(t, failed.json, 'UNKNOWN', /\bfault-1\b/, 'OCI error body naming the rule');
   t.equal(fault.hits, 1, 'hits: 1');
   t.equal(fault.seen, 3, 'seen: 3');
 
@@ -137,8 +138,11 @@ t.test('status action: code, message and headers as given; else the code that fi
       const reply = await send(url, row.method, row.path);
       t.equal(reply.status, row.status);
       t.equal(reply.headers['content-type'], 'application/json');
-      const message = row.code === 'UNKNOWN' ? `injected fault ${fault.id}` : `${ERROR_CODES[row.code as keyof typeof ERROR_CODES].message} (injected fault ${fault.id})`;
-      t.strictSame(reply.json, { errors: [{ code: row.code, message }] });
+      // What a client relies on: the code; the message only has to name the fault.
+      t.equal(reply.json?.errors?.length, 1, 'one error');
+      t.strictSame(Object.keys(reply.json?.errors?.[0] ?? {}).sort(), ['code', 'message']);
+      t.equal(reply.json?.errors?.[0]?.code, row.code);
+      t.match(reply.json?.errors?.[0]?.message, new RegExp(`injected fault ${fault.id}\\b`), 'the message names the fault');
       t.equal(registry.journal.last()?.code, row.code, 'the journal records the injected code');
       t.equal(registry.journal.last()?.fault, fault.id);
     });

@@ -220,9 +220,7 @@ t.test('exportLayout writes what importLayout read: the same index.json and blob
   const base = t.testdir();
   const input = join(base, 'in', 'app');
   const layout = new LayoutBuilder();
-  const one = layout.image({ layers: ['one', 'shared'] });
-  const two = layout.image({ layers: ['two', 'shared'] });
-  const index = layout.index([one, two]);
+  const { one, two, index } = layout.twoImages();
   const signature = layout.artifact(index, 'application/vnd.example.signature', 'signed');
   // Tags in list order, then referrers, as exportLayout writes them.
   layout.entry(index, 'multi').entry(one, 'one').entry(two, 'two');

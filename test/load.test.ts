@@ -5,32 +5,23 @@
 // images to the same tag (sharing one layer they all upload at once), while
 // readers pull that tag. Afterwards: every acknowledged push is readable
 // byte for byte, the tag is one of the pushed digests, no session or byte
-// is left over, and no request got a 5xx. A watchdog names the requests
-// still in flight should the lock ever deadlock.
+// is left over, and no request got a 5xx or a network error. Should the lock
+// ever deadlock, a note (not a failure: a busy machine is only slow) names
+// the requests still in flight before tap's timeout ends the file.
 import t from 'tap';
 import { Agent, request, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
-import { createHash } from 'node:crypto';
 import { startRegistry, type RunningRegistry } from '../src/index.js';
+import { sha256 } from './helpers/digest.js';
+import { pseudoRandomBytes } from './helpers/bytes.js';
+import { OCI_CONFIG, OCI_LAYER_TAR, OCI_MANIFEST } from './helpers/media-types.js';
 
 const CLIENTS = 200;
 const RACERS = 20;
 const READERS = 10;
 const CHUNK = 16 * 1024;
 
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
-const OCI_LAYER = 'application/vnd.oci.image.layer.v1.tar';
-
-const sha256 = (bytes: Buffer): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-
-/** Deterministic bytes: no two (seed, size) pairs share content. */
-function bytesFor(seed: string, size: number): Buffer {
-  const out = Buffer.alloc(size);
-  for (let offset = 0, counter = 0; offset < size; offset += 32, counter++) {
-    createHash('sha256').update(`${seed}:${counter}`).digest().copy(out, offset);
-  }
-  return out;
-}
+/** Deterministic bytes: no two seeds share content. */
+const bytesFor = (seed: string, size: number): Buffer => pseudoRandomBytes(size, seed);
 
 interface Reply {
   status: number;
@@ -175,7 +166,7 @@ function manifestOf(config: Buffer, layers: Buffer[]): Buffer {
     schemaVersion: 2,
     mediaType: OCI_MANIFEST,
     config: { mediaType: OCI_CONFIG, digest: sha256(config), size: config.length },
-    layers: layers.map((layer) => ({ mediaType: OCI_LAYER, digest: sha256(layer), size: layer.length })),
+    layers: layers.map((layer) => ({ mediaType: OCI_LAYER_TAR, digest: sha256(layer), size: layer.length })),
   }));
 }
 
@@ -194,11 +185,12 @@ t.test(`${CLIENTS} clients push and pull their own images while ${RACERS} race t
     await registry.close();
   });
 
-  // A watchdog, not a wait: it fires only if the load has not finished, and names what is stuck.
+  // A diagnosis, not a verdict: if the load is still running after 25 s, say what is in flight,
+  // so that a deadlock that tap's timeout then ends names its requests.
   const watchdog = setTimeout(() => {
     const now = performance.now();
     const stuck = [...tally.inFlight].slice(0, 20).map((f) => `${f.what} (${Math.round(now - f.since)} ms)`);
-    t.fail(`the load has not finished after 25 s (a deadlock?): ${tally.inFlight.size} requests in flight, e.g. ${stuck.join('; ')}`);
+    t.comment(`the load is still running after 25 s: ${tally.inFlight.size} requests in flight, e.g. ${stuck.join('; ')}`);
   }, 25_000);
   watchdog.unref();
   const started = performance.now();
@@ -275,18 +267,21 @@ t.test(`${CLIENTS} clients push and pull their own images while ${RACERS} race t
   t.same(settled.filter((s) => s.status === 'rejected').map((s) => String((s as PromiseRejectedResult).reason)), [], 'every client finished');
   t.same(tally.failures, [], 'every reply was the one expected');
 
-  // Afterwards, on a fresh client: everything acknowledged, byte for byte.
+  // Afterwards, on a fresh client: everything acknowledged, byte for byte. A pull that fails
+  // (a mismatch, already in tally.failures, or a network error) is counted, never swallowed.
   const after = client();
+  const pullErrors: string[] = [];
+  const counted = (pull: Promise<unknown>): Promise<unknown> => pull.catch((error: unknown) => pullErrors.push(String(error)));
   t.equal(images.length, CLIENTS, 'every client push was acknowledged');
   for (const image of images) {
-    await after.pullManifest(image.name, 'v1', image.manifest).catch(() => undefined);
-    await after.pullManifest(image.name, image.digest, image.manifest).catch(() => undefined);
-    for (const blob of image.blobs) await after.pullBlob(image.name, blob).catch(() => undefined);
+    await counted(after.pullManifest(image.name, 'v1', image.manifest));
+    await counted(after.pullManifest(image.name, image.digest, image.manifest));
+    for (const blob of image.blobs) await counted(after.pullBlob(image.name, blob));
   }
   t.equal(acknowledged.size, RACERS, 'every racer was acknowledged');
   for (const image of acknowledged.values()) {
-    await after.pullManifest(race, image.digest, image.manifest).catch(() => undefined);
-    for (const blob of image.blobs) await after.pullBlob(race, blob).catch(() => undefined);
+    await counted(after.pullManifest(race, image.digest, image.manifest));
+    for (const blob of image.blobs) await counted(after.pullBlob(race, blob));
   }
   const latest = await after.send('GET', `/v2/${race}/manifests/latest`);
   t.equal(latest.status, 200);
@@ -294,8 +289,9 @@ t.test(`${CLIENTS} clients push and pull their own images while ${RACERS} race t
   t.ok(acknowledged.has(winner), `the tag ends at one of the ${RACERS} pushed digests (${winner})`);
   t.ok(latest.body.equals(acknowledged.get(winner)?.manifest ?? Buffer.alloc(0)), 'and serves exactly that manifest');
   t.equal((await after.send('GET', `/v2/${race}/tags/list`)).body.toString(), JSON.stringify({ name: race, tags: ['latest'] }), 'the racers\' extra tags are gone, latest stays');
-  for (let i = 0; i < RACERS; i++) await after.pullBlob(`load/mounted-${i}`, shared).catch(() => undefined);
+  for (let i = 0; i < RACERS; i++) await counted(after.pullBlob(`load/mounted-${i}`, shared));
   t.same(tally.failures, [], 'the final pulls matched byte for byte');
+  t.same(pullErrors, [], 'no final pull failed, on the wire or in its bytes');
 
   const catalog = JSON.parse((await after.send('GET', '/v2/_catalog')).body.toString()).repositories as string[];
   t.equal(catalog.length, CLIENTS + 1 + RACERS, 'every repository is in the catalog');

@@ -544,3 +544,100 @@ t.test('a manifest is served as stored even when Accept leaves its type out (no 
   t.equal(pulled.headers['content-type'], DOCKER_MANIFEST);
   t.ok(pulled.body.equals(bytes));
 });
+
+t.test('GET / HEAD by a tag outside the grammar → 404 MANIFEST_UNKNOWN (the conformance suite relies on it), not 400', async (t) => {
+  // spec "Pulling manifests": a reference that names no manifest is 404 MANIFEST_UNKNOWN; only a PUT
+  // of such a tag is refused as MANIFEST_INVALID (see "tags: valid at 128 characters").
+  const { url } = await startFor(t);
+  const name = 'badtag/repo';
+  await pushByDigest(url, name, await ociImageManifest(url, name, 'b'));
+  for (const tag of ['-bad', '.bad', 'a'.repeat(129)]) {
+    assertError(t, await send(url, 'GET', `/v2/${name}/manifests/${tag}`), 404, 'MANIFEST_UNKNOWN');
+    assertError(t, await send(url, 'HEAD', `/v2/${name}/manifests/${tag}`), 404, 'MANIFEST_UNKNOWN', true);
+  }
+});
+
+t.test('an index carrying config/layers, or an image carrying manifests → 400 MANIFEST_INVALID, nothing stored', async (t) => {
+  // image-spec: an image manifest has config and layers, an index has manifests; a body that mixes
+  // them is neither, and a client would read it by the wrong schema.
+  const { url } = await startFor(t);
+  const name = 'mixed/repo';
+  const image = await pushByDigest(url, name, await ociImageManifest(url, name, 'm'));
+  const { config, layers } = JSON.parse(image.bytes.toString()) as { config: object; layers: object[] };
+  const child = { mediaType: OCI_MANIFEST, digest: image.digest, size: image.size };
+  const rows: [string, Record<string, unknown>, string][] = [
+    ['an index with config and layers', { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [child], config, layers }, OCI_INDEX],
+    ['an index with layers only', { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [child], layers }, OCI_INDEX],
+    ['an image with manifests', { schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers, manifests: [child] }, OCI_MANIFEST],
+  ];
+  for (const [why, body, type] of rows) {
+    const bytes = json(body);
+    assertError(t, await putManifest(url, name, 'mixed', bytes, type), 400, 'MANIFEST_INVALID');
+    assertError(t, await send(url, 'GET', `/v2/${name}/manifests/${sha256(bytes)}`), 404, 'MANIFEST_UNKNOWN');
+    t.comment(why);
+  }
+  assertError(t, await send(url, 'GET', `/v2/${name}/manifests/mixed`), 404, 'MANIFEST_UNKNOWN');
+});
+
+t.test('a manifest PUT without Content-Type takes the type from its mediaType field', async (t) => {
+  // spec "Pushing Manifests": the type comes from Content-Type, which must match mediaType when both
+  // are there; with no header the body's mediaType is all there is, and it is what GET serves.
+  const { url } = await startFor(t);
+  const name = 'notype/repo';
+  for (const [i, build] of [() => ociImageManifest(url, name, 'n'), () => dockerImageManifest(url, name, 'n')].entries()) {
+    const manifest = await build();
+    const bytes = json(manifest);
+    assertCreated(t, await putManifest(url, name, `v${i}`, bytes), name, sha256(bytes));
+    await assertPull(t, url, `/v2/${name}/manifests/v${i}`, bytes, String(manifest.mediaType), sha256(bytes));
+  }
+});
+
+t.test('?tag= repeated with the same value tags once, and OCI-Tag lists it once', async (t) => {
+  const { url } = await startFor(t);
+  const name = 'duptag/repo';
+  const bytes = json(await ociImageManifest(url, name, 'd'));
+  const digest = sha256(bytes);
+  const reply = await sendRawHeaders(url, 'PUT', `/v2/${name}/manifests/${digest}?tag=a&tag=a&tag=b&tag=a`, { body: bytes, headers: { 'Content-Type': OCI_MANIFEST } });
+  assertCreated(t, reply, name, digest);
+  t.strictSame(headerLines(reply.rawHeaders, 'OCI-Tag'), ['a, b'], 'each tag once, in first-seen order');
+  t.strictSame((await send(url, 'GET', `/v2/${name}/tags/list`)).json, { name, tags: ['a', 'b'] });
+});
+
+t.test('manifest responses: ETag is the quoted digest; a tag is never marked cacheable', async (t) => {
+  // RFC 9110 §8.8.3: the digest is a strong validator of the bytes. A tag moves, so an answer by tag
+  // must not be cached as if it were content-addressed.
+  const { url } = await startFor(t);
+  const name = 'etag/repo';
+  const bytes = json(await ociImageManifest(url, name, 'e'));
+  const digest = sha256(bytes);
+  assertCreated(t, await putManifest(url, name, 'v1', bytes, OCI_MANIFEST), name, digest);
+  for (const method of ['GET', 'HEAD']) {
+    for (const reference of ['v1', digest]) {
+      const reply = await send(url, method, `/v2/${name}/manifests/${reference}`);
+      t.equal(reply.status, 200);
+      t.equal(reply.headers.etag, `"${digest}"`, `${method} ${reference.slice(0, 12)}: ETag "<digest>"`);
+      if (reference === 'v1') t.notMatch(String(reply.headers['cache-control'] ?? ''), /max-age=[1-9]|immutable/, `${method} by tag: not cacheable for long`);
+    }
+  }
+});
+
+t.test('405 with an exact Allow on the manifest, tags, catalog and referrers routes', async (t) => {
+  // RFC 9110 §15.5.6: a 405 lists the methods the target supports; spec "Endpoints" names them.
+  const { url } = await startFor(t);
+  const name = 'allow/repo';
+  const image = await pushByDigest(url, name, await ociImageManifest(url, name, 'a'));
+  const rows: [string, string[], string[]][] = [
+    [`/v2/${name}/manifests/v1`, ['POST', 'PATCH', 'OPTIONS'], ['DELETE', 'GET', 'HEAD', 'PUT']],
+    [`/v2/${name}/manifests/${image.digest}`, ['POST', 'PATCH'], ['DELETE', 'GET', 'HEAD', 'PUT']],
+    [`/v2/${name}/tags/list`, ['POST', 'PUT', 'PATCH', 'DELETE'], ['GET', 'HEAD']],
+    ['/v2/_catalog', ['POST', 'PUT', 'DELETE'], ['GET', 'HEAD']],
+    [`/v2/${name}/referrers/${image.digest}`, ['POST', 'PUT', 'DELETE'], ['GET', 'HEAD']],
+  ];
+  for (const [path, methods, allowed] of rows) {
+    for (const method of methods) {
+      const reply = await send(url, method, path, { headers: { 'Content-Length': 0 } });
+      assertError(t, reply, 405, 'UNSUPPORTED');
+      t.strictSame(String(reply.headers.allow).split(/\s*,\s*/).sort(), allowed, `${method} ${path.slice(0, 40)}: Allow ${allowed.join(', ')}`);
+    }
+  }
+});

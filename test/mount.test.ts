@@ -157,3 +157,20 @@ t.test('every mount the registry cannot honour → 202 and an upload session; th
     });
   }
 });
+
+t.test('?mount= together with ?digest=: the mount is tried first; when it fails, a normal session opens', async (t) => {
+  // spec "Mounting a blob from another repository": a registry that cannot mount answers 202 and a
+  // session. A digest= beside mount= does not turn that POST into a single-POST upload.
+  const { url } = await startFor(t);
+  const bytes = Buffer.from('mounted, not uploaded');
+  const digest = await pushBlob(url, 'mountdigest/a', bytes);
+  assertMounted(t, await mount(url, 'mountdigest/b', `mount=${digest}&from=mountdigest/a&digest=${digest}`), 'mountdigest/b', digest);
+  t.ok((await send(url, 'GET', `/v2/mountdigest/b/blobs/${digest}`)).body.equals(bytes), 'the mounted blob');
+
+  const absent = sha256('in no repository');
+  const opened = await mount(url, 'mountdigest/c', `mount=${absent}&from=mountdigest/a&digest=${absent}`);
+  t.equal(opened.status, 202, 'not mountable: 202');
+  t.match(String(opened.headers.location), /^\/v2\/mountdigest\/c\/blobs\/uploads\/[0-9a-f-]{36}$/, 'Location: a new session');
+  t.equal(opened.headers.range, '0-0', 'empty');
+  assertError(t, await send(url, 'GET', `/v2/mountdigest/c/blobs/${absent}`), 404, ['BLOB_UNKNOWN', 'NAME_UNKNOWN']);
+});

@@ -8,21 +8,19 @@
 // a link, a blob file replaced by a link); this file covers the rest.
 import t from 'tap';
 import { execFile, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { lstat, mkdir, open, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { MemoryStore, exportLayout, exportLayouts, importLayout, LayoutError, parseManifest } from '../src/index.js';
-import { send } from './helpers/http.js';
-import { LayoutBuilder, OCI_MANIFEST, REF_NAME, blobPath, readLayout, type Descriptor } from './helpers/layout.js';
+import { send, sha256 } from './helpers/http.js';
+import { LayoutBuilder, OCI_LAYER_TAR, OCI_MANIFEST, REF_NAME, blobPath, readLayout, type Descriptor } from './helpers/layout.js';
 
 type Test = Parameters<Extract<Parameters<typeof t.test>[0], (...args: any[]) => any>>[0];
 
 const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 const PASSWD = '/etc/passwd';
 
-const sha256 = (bytes: Buffer | string): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 
 /**
  * Every entry under `dir`, links not followed: path → file content hash,
@@ -78,7 +76,7 @@ t.test('importLayout: a layer linked to /etc/passwd is refused even when index.j
   const layout = new LayoutBuilder();
   const config = layout.blob(JSON.stringify({ architecture: 'amd64', os: 'linux' }), 'application/vnd.oci.image.config.v1+json');
   // The manifest names /etc/passwd's real digest and size: a layout that would verify if read through the link.
-  const stolen: Descriptor = { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha256(passwd), size: passwd.length };
+  const stolen: Descriptor = { mediaType: OCI_LAYER_TAR, digest: sha256(passwd), size: passwd.length };
   const image = layout.manifest({ schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers: [stolen] });
   layout.entry(image, 'v1');
   await layout.write(dir);
@@ -196,7 +194,7 @@ t.test('importLayout: digests that look like paths are refused before any file i
     const inner = join(base, `inner${i}`, 'app');
     const nested = new LayoutBuilder();
     const config = nested.blob('{}', 'application/vnd.oci.image.config.v1+json');
-    const manifest = nested.manifest({ schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest, size: 10 }] });
+    const manifest = nested.manifest({ schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers: [{ mediaType: OCI_LAYER_TAR, digest, size: 10 }] });
     nested.entry(manifest, 'v1');
     await nested.write(inner);
     await refused(t, importLayout(new MemoryStore(), inner), /digest/, `layer ${JSON.stringify(digest)}`);
@@ -212,24 +210,11 @@ t.test('importLayout: a FIFO where a blob or oci-layout should be is refused, no
     const file = which === 'layer' ? blobPath(dir, layer) : join(dir, 'oci-layout');
     await rm(file);
     await promisify(execFile)('mkfifo', [file]);
-    const started = performance.now();
-    const outcome = importLayout(new MemoryStore(), dir).then(() => 'imported', (e: unknown) => e);
-    let watchdog: NodeJS.Timeout | undefined;
-    // A watchdog, not a wait: the import must settle by itself, long before this fires.
-    const hung = new Promise<'hung'>((resolve) => (watchdog = setTimeout(() => resolve('hung'), 2000)));
-    const result = await Promise.race([outcome, hung]);
-    clearTimeout(watchdog);
-    if (result === 'hung') {
-      t.fail(`importLayout is still blocked opening the FIFO ${relative(dir, file)} after 2 s: a hostile layout hangs --seed (and ties up a libuv thread)`);
-      // Unblock the reader's open() so that this test process can end.
-      const writer = await open(file, 'w');
-      await writer.close();
-      await outcome;
-      continue;
-    }
+    // No stopwatch and no watchdog: nobody ever opens the FIFO for writing, so an import that
+    // opened it would block forever (tap's timeout fails it); settling at all is the proof.
+    const result = await importLayout(new MemoryStore(), dir).then(() => 'imported', (e: unknown) => e);
     t.ok(result instanceof LayoutError, `${which} FIFO: a LayoutError`);
     t.match((result as Error).message, /not a regular file/, `${which} FIFO: says it is not a regular file`);
-    t.ok(performance.now() - started < 2000, `${which} FIFO: refused at once`);
   }
 });
 

@@ -8,6 +8,7 @@ import t from 'tap';
 import { mock } from 'node:test';
 import { send, sha256, startFor, type Reply } from './helpers/http.js';
 import { pushBlob } from './helpers/push.js';
+import { assertCodeSays } from './helpers/fixtures.js';
 
 /** The `t` a subtest callback receives. */
 type Test = Parameters<Extract<Parameters<typeof t.test>[0], (...args: any[]) => any>>[0];
@@ -39,11 +40,10 @@ function redirected(t: Test, reply: Reply, host: string, name: string, digest = 
   return { url, name, expires: Number(url.searchParams.get('expires')), signature: url.searchParams.get('signature')! };
 }
 
-function assertDenied(t: Test, reply: Reply, status: number, message: string): void {
+function assertDenied(t: Test, reply: Reply, status: number, words: RegExp): void {
   t.equal(reply.status, status, `${status} (${reply.body.toString('utf8').slice(0, 200)})`);
   t.equal(reply.headers['content-type'], 'application/json');
-  t.equal(reply.json?.errors?.[0]?.code, 'DENIED');
-  t.equal(reply.json?.errors?.[0]?.message, message);
+  assertCodeSays(t, reply.json, 'DENIED', words);
 }
 
 t.test('GET answers 307 to a signed URL on the other loopback name; the URL serves the blob', async (t) => {
@@ -104,7 +104,7 @@ t.test('the signed URL refuses a request that still carries Authorization (400);
   const path = signed.url.pathname + signed.url.search;
   for (const authorization of ['Bearer registry-token', 'Basic YWxpY2U6c2VjcmV0', '']) {
     const reply = await send(signed.url.origin, 'GET', path, { headers: { Authorization: authorization } });
-    assertDenied(t, reply, 400, 'this signed blob URL refuses an Authorization header: drop credentials when following a redirect');
+    assertDenied(t, reply, 400, /Authorization/);
   }
   const entries = registry.journal.filter({ route: 'redirect', status: 400 });
   t.equal(entries.length, 3, 'each refusal is in the journal');
@@ -153,7 +153,7 @@ t.test('a tampered, foreign or missing signature is 403 DENIED', async (t) => {
   ];
   for (const { why, path } of rows) {
     await t.test(why, async (t) => {
-      assertDenied(t, await send(registry.url, 'GET', path), 403, 'the signature of this blob URL is not valid');
+      assertDenied(t, await send(registry.url, 'GET', path), 403, /signature/);
     });
   }
   t.equal((await send(registry.url, 'GET', signed.url.pathname + signed.url.search)).status, 200, 'the untouched URL still works');
@@ -172,7 +172,7 @@ t.test('an expired signed URL is 403 DENIED; ttlSeconds sets the lifetime', asyn
   t.equal((await send(registry.url, 'GET', path)).status, 200, 'valid until the last millisecond');
   mock.timers.tick(1);
   const expired = await send(registry.url, 'GET', path);
-  assertDenied(t, expired, 403, 'this signed blob URL has expired');
+  assertDenied(t, expired, 403, /expired/);
   t.strictSame(expired.json.errors[0].detail, { expires: 1_700_000_030 });
   redirected(t, await send(registry.url, 'GET', `/v2/redirect/app/blobs/${DIGEST}`), `localhost:${registry.port}`, 'redirect/app');
 });
@@ -181,7 +181,7 @@ t.test('ttlSeconds: 0 gives URLs that are already expired', async (t) => {
   const registry = await startFor(t, { blobRedirect: { ttlSeconds: 0 } });
   await pushBlob(registry.url, 'redirect/app', BYTES);
   const location = new URL(String((await send(registry.url, 'GET', `/v2/redirect/app/blobs/${DIGEST}`)).headers.location));
-  assertDenied(t, await send(registry.url, 'GET', location.pathname + location.search), 403, 'this signed blob URL has expired');
+  assertDenied(t, await send(registry.url, 'GET', location.pathname + location.search), 403, /expired/);
 });
 
 t.test('a configured host is used for the signed URL as given', async (t) => {

@@ -159,6 +159,10 @@ t.test('?artifactType= filters and says so with OCI-Filters-Applied', async (t) 
     assertReferrers(t, await ref(url, name, subject.digest, `?artifactType=${encodeURIComponent(type)}`), expected, true);
   }
   assertReferrers(t, await ref(url, name, subject.digest), [sig1, sig2, sbom, image].map((p) => p.descriptor), false);
+  // An empty ?artifactType= is a filter for the type "", which no referrer has (a manifest without
+  // artifactType is listed under its config's mediaType): none, and the filter is said to be applied,
+  // so a client that meant "no filter" sees from the header that it asked for one.
+  assertReferrers(t, await ref(url, name, subject.digest, '?artifactType='), [], true);
 });
 
 t.test('an invalid digest → 400', async (t) => {

@@ -5,10 +5,8 @@
 import t from 'tap';
 import { RegistryError, type PushEvent } from '../src/index.js';
 import { send, sha256, startFor } from './helpers/http.js';
-import { OCI_INDEX, OCI_MANIFEST } from './helpers/push.js';
+import { OCI_CONFIG, OCI_INDEX, OCI_LAYER_TAR as LAYER_TAR, OCI_MANIFEST } from './helpers/media-types.js';
 
-const LAYER_TAR = 'application/vnd.oci.image.layer.v1.tar';
-const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
 const EMPTY = { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256('{}'), size: 2 };
 
 const descriptorOf = (mediaType: string, bytes: string | Buffer) => ({ mediaType, digest: sha256(bytes), size: Buffer.byteLength(bytes) });

@@ -3,23 +3,13 @@
 // Buffer.concat reference, with a seeded PRNG so a failure replays exactly.
 import t from 'tap';
 import { SegmentWriter } from '../src/store/segments.js';
+import { mulberry32 } from './helpers/bytes.js';
 
 /** The `t` a subtest callback receives (tap does not export the plugin-extended type by name). */
 type Test = Parameters<Extract<Parameters<typeof t.test>[0], (...args: any[]) => any>>[0];
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-
-/** mulberry32: a tiny seeded PRNG returning uint32s. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let r = Math.imul(a ^ (a >>> 15), 1 | a);
-    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
-    return (r ^ (r >>> 14)) >>> 0;
-  };
-}
 
 class Random {
   readonly #next: () => number;
@@ -229,6 +219,7 @@ t.test('segments: tiny writes coalesce; an announced length caps, never enlarges
   liar.expect(1024 * MiB);
   liar.write(one);
   t.equal(liar.view()[0]?.buffer.byteLength, 64 * KiB, 'an announced length does not enlarge the first segment');
+  t.equal(liar.reservedBytes, 64 * KiB, 'reservedBytes counts that one segment, used or not');
 
   const large = new SegmentWriter();
   const big = random.bytes(20 * MiB + 3);

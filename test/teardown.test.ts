@@ -120,7 +120,10 @@ after(() => console.log('PORTS ' + perTest + ' ' + shared.port));
 `,
   );
   // The process exits on its own only if both registries were closed: a listening server would keep it alive.
-  const outcome = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--test-reporter=tap', file], { cwd: root, timeout: 60_000 }).then(
+  // No time limit: a process kept alive by a listening server fails on tap's timeout; the teardown ends it.
+  const stop = new AbortController();
+  t.teardown(() => stop.abort());
+  const outcome = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--test-reporter=tap', file], { cwd: root, signal: stop.signal }).then(
     ({ stdout, stderr }) => ({ code: 0 as number | string | null, stdout, stderr }),
     (error: { code: number | string | null; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
   );

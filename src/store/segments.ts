@@ -38,6 +38,13 @@ export class SegmentWriter {
     return this.#size;
   }
 
+  /** Bytes of memory the segments take, used or not: what a client's declared length could make it set aside. */
+  get reservedBytes(): number {
+    let total = 0;
+    for (const segment of this.#segments) total += segment.length;
+    return total;
+  }
+
   /** Says how many bytes the request being read will add, so that segments fit them without waste. */
   expect(bytes: number): void {
     this.#expected = bytes;

@@ -52,6 +52,11 @@ export class UploadSession {
     return this.#writer.size - (this.#chunk?.received ?? 0);
   }
 
+  /** Memory the session's bytes take, including room set aside for a chunk still arriving. */
+  get reservedBytes(): number {
+    return this.#writer.reservedBytes;
+  }
+
   /** Whether a request is writing to the session right now. */
   get busy(): boolean {
     return this.#chunk !== undefined;

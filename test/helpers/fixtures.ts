@@ -3,15 +3,12 @@
 // push.ts; everything here goes over HTTP like a client would.
 import type { OutgoingHttpHeaders } from 'node:http';
 import { send, sha256, type Reply } from './http.js';
-import { OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, pushBlob, type Descriptor } from './push.js';
+import { pushBlob, type Descriptor } from './push.js';
+import {
+  DOCKER_CONFIG, DOCKER_FOREIGN_LAYER, DOCKER_LAYER, DOCKER_LIST, DOCKER_MANIFEST, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, OCI_NONDISTRIBUTABLE_LAYER,
+} from './media-types.js';
 
-export { OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST };
-export const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
-export const DOCKER_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
-export const DOCKER_CONFIG = 'application/vnd.docker.container.image.v1+json';
-export const DOCKER_LAYER = 'application/vnd.docker.image.rootfs.diff.tar.gzip';
-export const DOCKER_FOREIGN_LAYER = 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip';
-export const OCI_NONDISTRIBUTABLE_LAYER = 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip';
+export { DOCKER_CONFIG, DOCKER_FOREIGN_LAYER, DOCKER_LAYER, DOCKER_LIST, DOCKER_MANIFEST, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, OCI_NONDISTRIBUTABLE_LAYER };
 
 /** image-spec "Guidance for an Empty Descriptor": `{}`, which a manifest may name without pushing it. */
 export const EMPTY = {
@@ -80,6 +77,16 @@ export function checkErrorEnvelope(t: Asserts & { type(found: any, type: any, ..
   t.ok(codes.includes(errors?.[0]?.code), `${label}error code ${errors?.[0]?.code} is ${codes.length > 3 ? 'a spec code' : codes.join(' or ')}`);
 }
 
+/**
+ * What a client relies on in an error body: the first error's code, exactly.
+ * The message is for people: it is checked only for the words that matter.
+ */
+export function assertCodeSays(t: Asserts, body: any, code: string, words: RegExp, what = ''): void {
+  const label = what ? `${what}: ` : '';
+  t.equal(body?.errors?.[0]?.code, code, `${label}${code}`);
+  t.match(body?.errors?.[0]?.message, words, `${label}the message says ${words}`);
+}
+
 /** A reply with its header lines as received (`send` keeps them): kept for the tests that ask for it by this name. */
 export type RawReply = Reply;
 
@@ -130,18 +137,6 @@ export async function pushByDigest(url: string, name: string, manifest: Record<s
   const reply = await putManifest(url, name, digest, bytes, type);
   if (reply.status !== 201) throw new Error(`manifest push answered ${reply.status}: ${reply.body}`);
   return { mediaType: type, digest, size: bytes.length, bytes };
-}
-
-/**
- * spec "Listing Tags": lexical order "i.e. case-insensitive alphanumeric
- * order"; this registry breaks case ties (`A` vs `a`) by code unit. An oracle
- * for large generated lists; small tables spell their expected order out.
- */
-export function lexical(a: string, b: string): number {
-  const la = a.toLowerCase();
-  const lb = b.toLowerCase();
-  if (la !== lb) return la < lb ? -1 : 1;
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 const LINK = /^<([^>]+)>; ?rel="next"$/;

@@ -2,7 +2,6 @@
 // test controls every header (Content-Length, Content-Range …) it sends.
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
-import { createHash } from 'node:crypto';
 import { startRegistry, type RegistryOptions, type RunningRegistry } from '../../src/index.js';
 
 export interface Reply {
@@ -66,13 +65,7 @@ export function sendRaw(port: number, bytes: string | Buffer, host = '127.0.0.1'
   });
 }
 
-export function sha256(bytes: Buffer | string): string {
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-}
-
-export function sha512(bytes: Buffer | string): string {
-  return `sha512:${createHash('sha512').update(bytes).digest('hex')}`;
-}
+export { sha256, sha512 } from './digest.js';
 
 interface Teardown {
   teardown(fn: () => unknown): void;

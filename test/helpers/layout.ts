@@ -1,26 +1,19 @@
 // Writing and reading OCI image layouts (image-spec image-layout.md) for
 // tests, with nothing from src/: what the tests compare against must not be
 // produced by the code under test.
-import { createHash } from 'node:crypto';
+import { sha256 } from './digest.js';
+import { OCI_CONFIG, OCI_EMPTY, OCI_INDEX, OCI_LAYER_TAR, OCI_MANIFEST } from './media-types.js';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 
 export const REF_NAME = 'org.opencontainers.image.ref.name';
-export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
-export const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
-export const OCI_LAYER = 'application/vnd.oci.image.layer.v1.tar';
-export const OCI_EMPTY = 'application/vnd.oci.empty.v1+json';
+export { OCI_CONFIG, OCI_EMPTY, OCI_INDEX, OCI_LAYER_TAR, OCI_MANIFEST } from './media-types.js';
 
 export interface Descriptor {
   mediaType: string;
   digest: string;
   size: number;
   [key: string]: unknown;
-}
-
-function sha256(bytes: Buffer): string {
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
 /** Builds a layout in memory (blobs and index.json entries), then writes it. */
@@ -31,7 +24,7 @@ export class LayoutBuilder {
   readonly entries: Descriptor[] = [];
 
   /** Adds a blob file and returns its descriptor. */
-  blob(bytes: Buffer | string, mediaType = OCI_LAYER): Descriptor {
+  blob(bytes: Buffer | string, mediaType = OCI_LAYER_TAR): Descriptor {
     const buffer = Buffer.from(bytes);
     const digest = sha256(buffer);
     this.blobs.set(digest, buffer);
@@ -56,6 +49,13 @@ export class LayoutBuilder {
   }
 
   /** Adds an OCI image index over `children` (which must be in the layout already). */
+  /** Two images sharing one layer ('shared'), and an index of both: a layout with something to deduplicate. */
+  twoImages(): { one: Descriptor & { bytes: Buffer }; two: Descriptor & { bytes: Buffer }; index: Descriptor & { bytes: Buffer } } {
+    const one = this.image({ layers: ['one', 'shared'] });
+    const two = this.image({ layers: ['two', 'shared'] });
+    return { one, two, index: this.index([one, two]) };
+  }
+
   index(children: Descriptor[]): Descriptor & { bytes: Buffer } {
     return this.manifest({
       schemaVersion: 2, mediaType: OCI_INDEX,

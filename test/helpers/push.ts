@@ -2,10 +2,9 @@
 // content in place before they check the rule they are about.
 import { send, sha256 } from './http.js';
 
-export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
-export const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
-export const OCI_LAYER = 'application/vnd.oci.image.layer.v1.tar+gzip';
+import { OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST } from './media-types.js';
+
+export { OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST };
 
 export interface Descriptor {
   mediaType: string;

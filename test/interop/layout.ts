@@ -1,15 +1,14 @@
 // OCI image layouts on disk (image-spec "image-layout.md"), written and read
 // by plain node code, so the interop tests can hand a real client content
 // whose every byte and digest the test knows in advance.
-import { createCipheriv, createHash } from 'node:crypto';
+import { OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST } from '../helpers/media-types.js';
+import { sha256 } from '../helpers/digest.js';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 
-export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
-export const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
-export const OCI_LAYER = 'application/vnd.oci.image.layer.v1.tar+gzip';
+export { OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, sha256 };
+export { pseudoRandomBytes } from '../helpers/bytes.js';
 /** The annotation an image layout uses to name a manifest ("tag") in index.json. */
 export const REF_NAME = 'org.opencontainers.image.ref.name';
 
@@ -40,23 +39,8 @@ export interface ImageIndex {
   children: Image[];
 }
 
-export function sha256(bytes: Buffer): string {
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-}
-
 function blob(mediaType: string, bytes: Buffer, extra: Partial<Descriptor> = {}): Blob {
   return { descriptor: { mediaType, digest: sha256(bytes), size: bytes.length, ...extra }, bytes };
-}
-
-/**
- * `size` bytes that look random (so gzip cannot shrink them and a push
- * really moves that many bytes) yet are the same on every run for one seed:
- * an AES-256-CTR keystream keyed by the seed's hash.
- */
-export function pseudoRandomBytes(size: number, seed: string): Buffer {
-  const key = createHash('sha256').update(seed).digest();
-  const cipher = createCipheriv('aes-256-ctr', key, Buffer.alloc(16));
-  return Buffer.concat([cipher.update(Buffer.alloc(size)), cipher.final()]);
 }
 
 export interface TarEntry {
