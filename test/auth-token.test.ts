@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import type { RunningRegistry } from '../src/index.js';
 import { parseRoute } from '../src/http/route.js';
 import { send, sha256, startFor, type Reply, type SendOptions } from './helpers/http.js';
+import { parseChallenge } from './helpers/challenge.js';
 import { OCI_CONFIG, OCI_LAYER, OCI_MANIFEST } from './helpers/push.js';
 import { assertCodeSays } from './helpers/fixtures.js';
 
@@ -91,24 +92,6 @@ function decode(token: string): { header: any; claims: any } {
 
 // ---------------------------------------------------------------------------
 // A client that follows challenges as containers/image and docker do.
-
-/**
- * RFC 9110 §11.6.1: `scheme 1*SP auth-param *( OWS "," OWS auth-param )`,
- * values a token or a quoted-string (with `\` escapes).
- */
-export function parseChallenge(header: string): { scheme: string; params: Record<string, string> } {
-  const match = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) +(.*)$/s.exec(header);
-  if (!match) return { scheme: header.trim(), params: {} };
-  const params: Record<string, string> = {};
-  const param = /[ \t]*([!#$%&'*+.^_`|~0-9A-Za-z-]+)[ \t]*=[ \t]*(?:"((?:[^"\\]|\\.)*)"|([!#$%&'*+.^_`|~0-9A-Za-z-]+))[ \t]*(?:,|$)/y;
-  const rest = match[2]!;
-  while (param.lastIndex < rest.length) {
-    const p = param.exec(rest);
-    if (!p) throw new Error(`unparseable challenge: ${header}`);
-    params[p[1]!.toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3]!;
-  }
-  return { scheme: match[1]!, params };
-}
 
 interface Step {
   method: string;
@@ -438,7 +421,7 @@ t.test('a client caching a token per repository still mounts: the challenge name
         { method: 'POST', path, status: 201 },
       ], '401 insufficient_scope → a token for both → 201');
       const challenged = registry.journal.filter({ method: 'POST', status: 401 }).at(-1)!;
-      t.equal(challenged.responseHeaders['www-authenticate'], challenge(registry, both, 'insufficient_scope'), 'the challenge names both scopes in one parameter');
+      t.strictSame(parseChallenge(String(challenged.responseHeaders['www-authenticate'])), { scheme: 'Bearer', params: challenge(registry, both, 'insufficient_scope') }, 'the challenge names both scopes in one parameter');
       t.strictSame(registry.journal.last()?.mount, { digest, from: 'team/a', result: 'mounted' }, 'the journal shows the mount');
       const got = await client.request('GET', `/v2/team/b/blobs/${digest}`);
       t.ok(got.body.equals(layer), 'the layer is in team/b, byte for byte');

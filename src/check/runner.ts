@@ -239,6 +239,11 @@ export async function runScenario(scenario: Scenario, client: ClientRun, options
   const registry = await startRegistry({ ...registryOptions(scenario, password), onError: (error) => internalErrors.push(error.message) });
   try {
     const target = targetOf(registry, scenario, password);
+    // The repository exists before the client runs, as a user creates it in
+    // the console of a registry that wants that (the ECR, GAR and Harbor
+    // profiles refuse a push to an uncreated one); elsewhere an empty
+    // repository changes nothing a client sees.
+    await registry.store.createRepository(target.repository);
     if (options.seed !== undefined) await importLayout(registry.store, options.seed, { name: target.repository });
     for (let i = 1; i <= (scenario.seedTags ?? 0); i++) await registry.store.pushImage(target.repository, { tag: `t${i}`, layers: ['tags-paged'] });
     const seeded = new Set((await registry.store.contents(target.repository))?.blobs.map((d) => `${target.repository}\0${d}`) ?? []);
