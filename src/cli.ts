@@ -90,6 +90,8 @@ const OPTION_FLAGS: { readonly [K in OptionKey]: OptionFlag } = {
   immutableTags: { kind: 'switch', help: 'a manifest PUT that would move an existing tag is refused (403 DENIED)' },
   pullLimit: { kind: 'rate', help: "Docker Hub's pull limit: ratelimit-* headers on manifest GET and HEAD; a GET past N in SECONDS gets 429 TOOMANYREQUESTS" },
   catalog: { kind: 'switch', help: 'serve GET /v2/_catalog (off: 404 UNSUPPORTED)' },
+  upstream: { kind: 'json', help: 'pull-through mirror of this upstream: {"url":…,"ca","username","password","cache","readOnly","timeoutMs"} as JSON or @FILE (see README "As a mirror")', defaultText: 'none' },
+  upstreams: { kind: 'json', help: 'upstreams by the host containerd names in ?ns=: {"HOST":{"url":…},…} as JSON or @FILE', defaultText: 'none' },
   answers: { kind: 'json', help: 'the registry\'s own status, code, message and headers for those refusals, as JSON or @FILE (see README "Quirk switches")', defaultText: 'ours' },
 };
 

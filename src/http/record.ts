@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Route, RouteKind } from './route.js';
 import type { ErrorCode } from '../oci/errors.js';
 import { bytesRead } from './body.js';
+import { upstreamOutcome } from '../upstream/outcome.js';
 
 /** What one request did, recorded once its response ended (or its socket closed first). */
 export interface RequestRecord {
@@ -29,6 +30,12 @@ export interface RequestRecord {
   fault?: string;
   /** The digest the request named (URL, `?digest=`, `?mount=`) or the response returned (Docker-Content-Digest). */
   digest?: string;
+  /** A mirror's read (README "As a mirror"): `hit` served locally, `miss` read from the upstream, `error` the upstream failed. */
+  upstream?: 'hit' | 'miss' | 'error';
+  /** The upstream's status for this request, when it was asked. */
+  upstreamStatus?: number;
+  /** Milliseconds until the upstream's answer headers, when it was asked. */
+  upstreamMs?: number;
 }
 
 /** Receives each request's record once its response is over. */
@@ -88,6 +95,8 @@ export class RequestRecorder {
     if (typeof digest === 'string') record.digest = digest;
     if (this.code && res.headersSent) record.code = this.code;
     if (this.fault) record.fault = this.fault;
+    const upstream = upstreamOutcome(res);
+    if (upstream) Object.assign(record, upstream);
     return record;
   }
 }
