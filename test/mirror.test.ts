@@ -234,7 +234,7 @@ t.test('readOnly: pushes and deletes are 405 UNSUPPORTED; writes stay local othe
 });
 
 t.test('options are checked', async (t) => {
-  t.rejects(startRegistry({ upstream: { url: 'ftp://x' } }), /option upstream.url must be an http/);
+  t.rejects(startRegistry({ upstream: { url: 'ftp://x' } }), /option upstream: url must be an http/);
   t.rejects(startRegistry({ upstream: { url: 'http://x', cache: 'yes' as never } }), /cache must be/);
   t.rejects(startRegistry({ upstreams: { 'docker.io': { url: 'http://x', extra: 1 } as never } }), /upstreams\["docker.io"\] has no field extra/);
 });

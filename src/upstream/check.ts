@@ -13,15 +13,15 @@ export function upstreamProblem(upstream: UpstreamOptions): string | undefined {
   } catch {
     url = undefined;
   }
-  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) return `.url must be an http:// or https:// URL, got ${JSON.stringify(upstream.url)}`;
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) return `: url must be an http:// or https:// URL, got ${JSON.stringify(upstream.url)}`;
   for (const key of ['ca', 'username', 'password'] as const) {
-    if (upstream[key] !== undefined && typeof upstream[key] !== 'string') return `.${key} must be a string`;
+    if (upstream[key] !== undefined && typeof upstream[key] !== 'string') return `: ${key} must be a string`;
   }
-  if (upstream.cache !== undefined && upstream.cache !== true && upstream.cache !== false && upstream.cache !== 'pin') return ".cache must be true, false or 'pin'";
-  if (upstream.readOnly !== undefined && typeof upstream.readOnly !== 'boolean') return '.readOnly must be true or false';
+  if (upstream.cache !== undefined && upstream.cache !== true && upstream.cache !== false && upstream.cache !== 'pin') return ": cache must be true, false or 'pin'";
+  if (upstream.readOnly !== undefined && typeof upstream.readOnly !== 'boolean') return ': readOnly must be true or false';
   for (const key of ['timeoutMs', 'maxRedirects'] as const) {
     const value = upstream[key];
-    if (value !== undefined && (typeof value !== 'number' || !(value >= 0) || (key === 'timeoutMs' && value === 0))) return `.${key} must be a positive number`;
+    if (value !== undefined && (typeof value !== 'number' || !(value >= 0) || (key === 'timeoutMs' && value === 0))) return `: ${key} must be a positive number`;
   }
   return undefined;
 }
