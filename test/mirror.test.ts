@@ -68,7 +68,9 @@ t.test('a tag follows the upstream (HEAD) unless cache is pin', async (t) => {
   t.equal(again.headers['docker-content-digest'], moved.digest, 'the moved tag is followed');
   const same = await send(mirror.url, 'GET', '/v2/team/app/manifests/v1', { headers: ACCEPT });
   t.equal(same.status, 200);
-  t.equal(mirror.journal.last()!.upstream, 'miss', 'not all blobs of the new manifest cached: held copy or upstream');
+  t.equal(mirror.journal.last()!.upstream, 'hit', 'the new manifest, held for its blobs, matches the upstream HEAD');
+  t.equal(same.headers['docker-content-digest'], moved.digest);
+  t.equal(upstream.journal.filter({ method: 'GET', route: 'manifest', reference: 'v1' }).length, 2, 'one GET per manifest the tag named; the rest were HEADs');
 
   const pinned = await pair(t, {}, { cache: 'pin' });
   await pull(pinned.mirror.url, 'team/app', 'v1');

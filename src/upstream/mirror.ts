@@ -100,7 +100,8 @@ export class Mirror {
    */
   async manifest(name: string, reference: string, accept: string | undefined, outcome: UpstreamOutcome): Promise<MirroredManifest | undefined> {
     const byDigest = reference.includes(':');
-    const local = (await this.#store.manifest(name, reference)) ?? this.#local(name, reference);
+    // A held manifest is newer than a stored one: it was read from the upstream after it.
+    const local = this.#local(name, reference) ?? (await this.#store.manifest(name, reference));
     if (local && (byDigest || this.cache === 'pin')) {
       outcome.upstream = 'hit';
       return local;
@@ -169,6 +170,8 @@ export class Mirror {
       let held = this.#pending.get(name);
       if (!held) this.#pending.set(name, (held = new Map()));
       if (!held.has(parsed.digest)) this.#pendingCount++;
+      // A tag names one manifest: an older held one loses it.
+      for (const other of held.values()) other.tags = other.tags.filter((tag) => !tags.includes(tag));
       held.set(parsed.digest, { parsed, tags });
       if (this.#pendingCount > MAX_PENDING) {
         const [oldestName, oldest] = this.#pending.entries().next().value!;
