@@ -61,18 +61,21 @@ export function parseChallenge(header: string): { scheme: string; params: Record
   return { scheme: match[1]!.toLowerCase(), params };
 }
 
-async function readText(body: IncomingMessage, limit: number): Promise<string> {
+/** A whole (small) body, refused past `limit` bytes; a body cut short is an UpstreamFailure. */
+export async function readBounded(body: IncomingMessage, limit: number, what: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      body.destroy();
-      throw new UpstreamFailure(`the upstream's answer is larger than ${limit} bytes`);
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) throw new UpstreamFailure(`the upstream's ${what} is larger than the limit of ${limit} bytes`);
+      chunks.push(chunk);
     }
-    chunks.push(chunk);
+  } catch (error) {
+    body.destroy();
+    throw error instanceof UpstreamFailure ? error : new UpstreamFailure(`the upstream's ${what} was cut short: ${(error as Error).message}`);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 /** A token endpoint answer is small; more than this is refused. */
@@ -148,7 +151,7 @@ export class UpstreamClient {
     if (params.service) realm.searchParams.set('service', params.service);
     realm.searchParams.set('scope', params.scope ?? scope);
     const response = await this.#follow('GET', realm, auth(this.#basicHeader()));
-    const text = await readText(response.body, TOKEN_LIMIT);
+    const text = (await readBounded(response.body, TOKEN_LIMIT, 'token answer')).toString('utf8');
     if (response.status !== 200) throw new UpstreamFailure(`the upstream's token endpoint answered ${response.status}`, response.status);
     let body: { token?: unknown; access_token?: unknown; expires_in?: unknown };
     try {

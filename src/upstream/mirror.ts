@@ -4,7 +4,7 @@ import { parseManifest, type ParsedManifest } from '../oci/manifest.js';
 import { isDigestAlgorithm, type DigestAlgorithm } from '../oci/digest.js';
 import { bareMediaType } from '../oci/media-types.js';
 import type { SeedableStore } from '../store/seeding.js';
-import { UpstreamClient, UpstreamFailure, type UpstreamOptions, type UpstreamResponse } from './client.js';
+import { UpstreamClient, UpstreamFailure, readBounded, type UpstreamOptions, type UpstreamResponse } from './client.js';
 import type { UpstreamOutcome } from './outcome.js';
 
 /** A manifest as the mirror serves it: stored, held until its blobs arrive, or just read upstream. */
@@ -118,16 +118,8 @@ export class Mirror {
         }
       }
       const response = await this.#ask('GET', path, name, headers, outcome);
-      if (response.status === 404) {
-        response.body.resume();
-        outcome.upstream = 'miss';
-        return undefined;
-      }
-      if (response.status !== 200) {
-        response.body.resume();
-        throw new UpstreamFailure(`the upstream answered ${response.status}`, response.status);
-      }
-      const bytes = await this.#read(response, this.#limits.maxManifestBytes, 'manifest');
+      if (!found(response, outcome)) return undefined;
+      const bytes = await readBounded(response.body, this.#limits.maxManifestBytes, 'manifest');
       const parsed = this.#verifyManifest(bytes, response, reference);
       outcome.upstream = 'miss';
       if (this.cache !== false) await this.#keep(name, parsed, byDigest ? [] : [reference]);
@@ -202,22 +194,6 @@ export class Mirror {
     if (held?.size === 0) this.#pending.delete(name);
   }
 
-  async #read(response: UpstreamResponse, limit: number, what: string): Promise<Buffer> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    try {
-      for await (const chunk of response.body as AsyncIterable<Buffer>) {
-        size += chunk.length;
-        if (size > limit) throw new UpstreamFailure(`the upstream's ${what} is larger than the limit of ${limit} bytes`);
-        chunks.push(chunk);
-      }
-    } catch (error) {
-      response.body.destroy();
-      throw error instanceof UpstreamFailure ? error : new UpstreamFailure(`the upstream's ${what} was cut short: ${(error as Error).message}`);
-    }
-    return Buffer.concat(chunks);
-  }
-
   /**
    * A blob the local store lacks, from the upstream. Undefined when the
    * upstream has none (404). With caching on, the bytes are collected as
@@ -227,19 +203,10 @@ export class Mirror {
     let response: UpstreamResponse;
     try {
       response = await this.#ask(head ? 'HEAD' : 'GET', `/v2/${name}/blobs/${digest}`, name, {}, outcome);
+      if (!found(response, outcome)) return undefined;
     } catch (error) {
       outcome.upstream = 'error';
       throw this.#blobError(error, digest);
-    }
-    if (response.status === 404) {
-      response.body.resume();
-      outcome.upstream = 'miss';
-      return undefined;
-    }
-    if (response.status !== 200) {
-      response.body.resume();
-      outcome.upstream = 'error';
-      throw upstreamError('BLOB_UNKNOWN', `the upstream ${this.client.host} answered ${response.status} for blob ${digest}`, { upstream: this.client.host, status: response.status });
     }
     const length = response.headers['content-length'];
     const size = length === undefined ? undefined : Number(length);
@@ -306,7 +273,7 @@ export class Mirror {
         outcome.upstream = response.status === 404 ? 'miss' : 'error';
         return undefined;
       }
-      const body = await this.#read(response, this.#limits.maxManifestBytes, 'tag list');
+      const body = await readBounded(response.body, this.#limits.maxManifestBytes, 'tag list');
       JSON.parse(body.toString('utf8'));
       outcome.upstream = 'miss';
       const link = response.headers.link;
@@ -318,6 +285,15 @@ export class Mirror {
       return undefined;
     }
   }
+}
+
+/** 200: go on; 404: the upstream has none (a miss); anything else is an UpstreamFailure. Unused bodies are discarded. */
+function found(response: UpstreamResponse, outcome: UpstreamOutcome): boolean {
+  if (response.status === 200) return true;
+  response.body.resume();
+  if (response.status !== 404) throw new UpstreamFailure(`the upstream answered ${response.status}`, response.status);
+  outcome.upstream = 'miss';
+  return false;
 }
 
 function algorithmOf(digest: string | undefined): DigestAlgorithm {
