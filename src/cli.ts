@@ -17,6 +17,7 @@ import { startRegistry, type RunningRegistry } from './registry.js';
 import { isName, isTag } from './oci/reference.js';
 import { closestName } from './suggest.js';
 import type { RequestRecord } from './http/record.js';
+import { UPSTREAM_FIELD_FLAGS, applyUpstreamFields, parseMirror, parseUpstream, type UpstreamFieldFlag } from './cli/mirror.js';
 
 const PROGRAM = 'oci-test-registry';
 /** The CLI's port when neither --port nor $PORT is given (the API's default is 0, a free port). */
@@ -41,9 +42,10 @@ type OptionKey = Exclude<keyof RegistryOptions, ApiOnly>;
  * - `rate`: `N/SECONDS`; `redirect`: `--name[=HOST[:PORT]]` / `--no-name`;
  * - `auth`: `basic:USER:PASSWORD[,USER:PASSWORD…]`, `token:…` likewise, or the
  *   whole AuthOptions object as JSON or `@FILE`;
- * - `json`: a JSON value (`false`, an array, an object) or `@FILE`.
+ * - `json`: a JSON value (`false`, an array, an object) or `@FILE`;
+ * - `upstream`: a URL, or UpstreamOptions as JSON or `@FILE`; `mirror`: repeatable `HOST=URL` (src/cli/mirror.ts).
  */
-type Kind = 'switch' | 'host' | 'port' | 'count' | 'bytes' | 'duration' | 'choice' | 'list' | 'faults' | 'rate' | 'redirect' | 'auth' | 'json';
+type Kind = 'switch' | 'host' | 'port' | 'count' | 'bytes' | 'duration' | 'choice' | 'list' | 'faults' | 'rate' | 'redirect' | 'auth' | 'json' | 'upstream' | 'mirror';
 
 interface OptionFlag {
   kind: Kind;
@@ -51,6 +53,8 @@ interface OptionFlag {
   choices?: readonly string[];
   /** What --help shows as the default, when DEFAULT_OPTIONS cannot say it. */
   defaultText?: string;
+  /** The flag's name when it is not the option's (`upstreams` is `--mirror`). */
+  flag?: string;
 }
 
 const OPTION_FLAGS: { readonly [K in OptionKey]: OptionFlag } = {
@@ -92,6 +96,8 @@ const OPTION_FLAGS: { readonly [K in OptionKey]: OptionFlag } = {
   immutableTags: { kind: 'switch', help: 'a manifest PUT that would move an existing tag is refused (403 DENIED)' },
   pullLimit: { kind: 'rate', help: "Docker Hub's pull limit: ratelimit-* headers on manifest GET and HEAD; a GET past N in SECONDS gets 429 TOOMANYREQUESTS" },
   catalog: { kind: 'switch', help: 'serve GET /v2/_catalog (off: 404 UNSUPPORTED)' },
+  upstream: { kind: 'upstream', help: 'be a pull-through mirror of this registry URL (or the upstream option as JSON or @FILE; see README "As a mirror")' },
+  upstreams: { kind: 'mirror', flag: 'mirror', help: 'mirror URL for clients naming HOST (containerd\'s ?ns=HOST; repeatable)' },
   answers: { kind: 'json', help: 'the registry\'s own status, code, message and headers for those refusals, as JSON or @FILE (see README "Quirk switches")', defaultText: 'ours' },
 };
 
@@ -101,14 +107,14 @@ function flagName(key: string): string {
 }
 
 /** Flag name → option key and its row. */
-const BY_FLAG = new Map(Object.entries(OPTION_FLAGS).map(([key, flag]) => [flagName(key), { key: key as OptionKey, flag }]));
+const BY_FLAG = new Map(Object.entries(OPTION_FLAGS).map(([key, flag]) => [flag.flag ?? flagName(key), { key: key as OptionKey, flag }]));
 
 /** Flags whose value may be left out (`--log` alone means text lines, `--blob-redirect` alone means on). */
 const OPTIONAL_VALUE: Record<string, string> = { log: 'text', 'blob-redirect': 'true' };
 
 const VALUE_NAME: Partial<Record<Kind, string>> = {
   host: 'HOST', port: 'N', count: 'N', bytes: 'SIZE', duration: 'DURATION', list: 'TEXT', faults: 'JSON|@FILE', rate: 'N/SECONDS', redirect: '[=HOST[:PORT]]',
-  auth: 'MODE:USER:PASSWORD|JSON|@FILE', json: 'JSON|@FILE',
+  auth: 'MODE:USER:PASSWORD|JSON|@FILE', json: 'JSON|@FILE', upstream: 'URL|JSON|@FILE', mirror: 'HOST=URL',
 };
 
 function example(flag: OptionFlag): string {
@@ -125,6 +131,8 @@ function example(flag: OptionFlag): string {
     case 'redirect': return 'localhost:5000';
     case 'auth': return 'basic:ci:secret';
     case 'json': return `'["team/*"]'`;
+    case 'upstream': return 'https://registry.example';
+    case 'mirror': return 'docker.io=http://127.0.0.1:5001';
     case 'switch': return '';
   }
 }
@@ -138,6 +146,7 @@ const CLI_FLAGS = {
   profiles: { value: '', example: '', help: 'list the profiles (--profile NAME), one line each, and exit' },
   help: { value: '', example: '', help: 'print this help and exit' },
   version: { value: '', example: '', help: 'print the version and exit' },
+  ...UPSTREAM_FIELD_FLAGS,
 } as const;
 
 const SIZE_UNITS: Record<string, number> = {
@@ -222,6 +231,14 @@ function parseValue(flag: OptionFlag, name: string, text: string): unknown {
         if (error instanceof UsageError) throw error;
         throw new UsageError(`invalid JSON in --${name} ${shorten(text)}: ${(error as Error).message}`);
       }
+    case 'upstream': {
+      const upstream = parseUpstream(text, () => readJsonArgument(name, text));
+      return typeof upstream === 'string' ? bad(upstream) : upstream;
+    }
+    case 'mirror': {
+      const mirror = parseMirror(text);
+      return typeof mirror === 'string' ? bad(mirror) : mirror;
+    }
     case 'rate': {
       const match = /^(\d+)\/(\d+(?:\.\d+)?)$/.exec(text);
       if (!match) bad('give N/SECONDS, N requests allowed in each window of SECONDS');
@@ -311,7 +328,7 @@ export function helpText(): string {
   const row = (left: string, right: string) => rows.push([`  ${left}`, right]);
   section('Registry options (the RegistryOptions of the API):');
   for (const [key, flag] of Object.entries(OPTION_FLAGS) as [OptionKey, OptionFlag][]) {
-    const name = flagName(key);
+    const name = flag.flag ?? flagName(key);
     const value = flag.kind === 'choice' ? ` ${flag.choices!.join('|')}` : flag.kind === 'redirect' ? VALUE_NAME.redirect! : VALUE_NAME[flag.kind] ? ` ${VALUE_NAME[flag.kind]}` : '';
     const left = flag.kind === 'switch' || flag.kind === 'redirect' ? `--[no-]${name}${value}` : `--${name}${value}`;
     // A no-break space keeps "(default: X)" on one line; wrap() splits at spaces only.
@@ -397,6 +414,7 @@ function parseArgsOptions(): ParseArgsOptions {
     version: { type: 'boolean', short: 'v' },
     profiles: { type: 'boolean' },
   };
+  for (const [name, flag] of Object.entries(UPSTREAM_FIELD_FLAGS)) options[name] = { type: flag.value ? 'string' : 'boolean' };
   for (const [name, { flag }] of BY_FLAG) {
     if (flag.kind === 'switch') options[name] = { type: 'boolean' };
     else options[name] = { type: 'string', multiple: flag.kind === 'list' || flag.kind === 'faults' };
@@ -500,6 +518,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   const line: CommandLine = { help: false, version: false, json: false, seeds: [], options: { host: DEFAULT_OPTIONS.host, port: DEFAULT_PORT } };
   const options = line.options as unknown as Record<string, unknown>;
   let portGiven = false;
+  const upstreamFields: [UpstreamFieldFlag, string | undefined][] = [];
   // Tokens in order: a later flag overrides an earlier one (--no-deletes --deletes → on); lists add up.
   for (const token of tokens) {
     if (token.kind !== 'option') continue;
@@ -519,14 +538,21 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
         line.log = value;
         continue;
     }
+    if (Object.hasOwn(UPSTREAM_FIELD_FLAGS, name)) {
+      upstreamFields.push([name as UpstreamFieldFlag, value]);
+      continue;
+    }
     const negated = name.startsWith('no-') && !BY_FLAG.has(name);
     const { key, flag } = BY_FLAG.get(negated ? name.slice(3) : name)!;
     if (negated) options[key] = false;
     else if (flag.kind === 'list') options[key] = [...((options[key] as unknown[] | undefined) ?? []), parseValue(flag, name, value!)];
+    else if (flag.kind === 'mirror') options[key] = { ...(options[key] as object | undefined), ...(parseValue(flag, name, value!) as object) };
     else if (flag.kind === 'faults') options[key] = [...((options[key] as unknown[] | undefined) ?? []), ...(parseValue(flag, name, value!) as unknown[])];
     else options[key] = parseValue(flag, name, value ?? '');
     if (key === 'port') portGiven = true;
   }
+  const upstreamProblem = applyUpstreamFields(line.options, upstreamFields, env);
+  if (upstreamProblem) throw new UsageError(upstreamProblem);
   if (!portGiven && env.PORT !== undefined && env.PORT !== '') {
     if (!/^\d{1,5}$/.test(env.PORT) || Number(env.PORT) > 65535) {
       throw new UsageError(`invalid $PORT ${JSON.stringify(env.PORT)}: set it to a port number from 0 to 65535, or give --port`);
@@ -544,7 +570,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
 
 /** The library names options (`option maxPageSize must …`); the command line names flags (`--max-page-size must …`). */
 function inFlagTerms(message: string): string {
-  return message.replace(/\boption (\w+)(\.\w+)?/, (_, key: string) => `--${flagName(key)}`);
+  return message.replace(/\boption (\w+)(\.\w+)?/, (_, key: string) => `--${(OPTION_FLAGS as Partial<Record<string, OptionFlag>>)[key]?.flag ?? flagName(key)}`);
 }
 
 // ---------------------------------------------------------------------------

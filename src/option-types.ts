@@ -57,6 +57,8 @@ export const OPTION_TYPES: { readonly [K in keyof Required<RegistryOptions>]: Ch
   requestTimeoutMs: NUMBER,
   keepAliveTimeoutMs: NUMBER,
   idleTimeoutMs: NUMBER,
+  upstream: OBJECT,
+  upstreams: OBJECT,
   createOnPush: is((v) => typeof v === 'boolean' || strings(v), 'true, false or an array of name patterns'),
   repositories: STRINGS,
   immutableTags: BOOLEAN,

@@ -7,6 +7,8 @@ import type { RequestRecord } from './http/record.js';
 import { answersProblem, type AnswerKey, type RegistryAnswer } from './api/answers.js';
 import { checkOptionTypes } from './option-types.js';
 import { isName } from './oci/reference.js';
+import type { UpstreamOptions } from './upstream/client.js';
+import { upstreamProblem } from './upstream/check.js';
 
 /**
  * Every option of the registry, with its default. The CLI maps its flags onto
@@ -142,9 +144,17 @@ export interface RegistryOptions {
    * an upload chunk forever; its session stays resumable. Default 60 s.
    */
   idleTimeoutMs?: number;
+  /**
+   * Pull-through mirror: reads the store cannot answer (manifest and blob
+   * GET/HEAD, tags list) go to this registry and are cached, verified by
+   * digest (see README "As a mirror"). Default: none.
+   */
+  upstream?: UpstreamOptions;
+  /** Upstreams by the registry host a client names in containerd's `?ns=<host>`; a `ns` naming none is 404. Default: none. */
+  upstreams?: Record<string, UpstreamOptions>;
 }
 
-type Optional = 'auth' | 'store' | 'maxPageSize' | 'onRequest' | 'teardown' | 'faults' | 'rateLimit' | 'chunkMinBytes' | 'chunkMaxBytes' | 'profile' | 'pullLimit';
+type Optional = 'auth' | 'store' | 'maxPageSize' | 'onRequest' | 'teardown' | 'faults' | 'rateLimit' | 'chunkMinBytes' | 'chunkMaxBytes' | 'profile' | 'pullLimit' | 'upstream' | 'upstreams';
 
 export type ResolvedOptions = Required<Omit<RegistryOptions, Optional>> & Pick<RegistryOptions, Optional>;
 
@@ -266,6 +276,10 @@ export function resolveOptions(options: RegistryOptions = {}): ResolvedOptions {
   if (badName !== undefined) throw new TypeError(`option repositories must hold repository names, got ${JSON.stringify(badName)}`);
   const answers = answersProblem(resolved.answers);
   if (answers) throw new TypeError(`option answers${answers.startsWith('.') ? '' : ' '}${answers}`);
+  for (const [where, upstream] of [['upstream', resolved.upstream] as const, ...Object.entries(resolved.upstreams ?? {}).map(([host, u]) => [`upstreams[${JSON.stringify(host)}]`, u] as const)]) {
+    const problem = upstream === undefined ? undefined : upstreamProblem(upstream);
+    if (problem) throw new TypeError(`option ${where}${problem}`);
+  }
   if (!Number.isInteger(resolved.port) || resolved.port < 0 || resolved.port > 65535) {
     throw new TypeError(`option port must be an integer from 0 to 65535, got ${String(resolved.port)}`);
   }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { resolveOptions, type RegistryOptions, type ResolvedOptions } from './options.js';
 import { createPipeline } from './http/pipeline.js';
 import type { RequestRecord } from './http/record.js';
+import type { Controls } from './http/context.js';
 import { MemoryStore } from './store/memory.js';
 import type { SeedableStore } from './store/seeding.js';
 import type { StoreObserver } from './store/store.js';
@@ -93,10 +94,13 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     await createRepositories();
     journal.clear();
     faults.clear();
+    // A mirror's manifests held for their blobs go with the content.
+    controls.upstreams?.clear();
     events.reset('the registry was reset');
   };
   const recording = resolved.journalLimit > 0 || onRequest !== undefined;
-  const handler = createPipeline(store, resolved, { journal, faults, reset }, recording ? onRecord : undefined);
+  const controls: Controls = { journal, faults, reset };
+  const handler = createPipeline(store, resolved, controls, recording ? onRecord : undefined);
   // Abandoned uploads expire; the timer never keeps the process alive.
   const sweep = setInterval(() => store.expireUploads(resolved.uploadTimeoutMs).catch(resolved.onError), Math.min(resolved.uploadTimeoutMs, 60_000));
   sweep.unref();

@@ -1,6 +1,7 @@
 import { RegistryError, blobUnknown } from '../oci/errors.js';
 import { parseDigest } from '../oci/digest.js';
-import { digestHeader, sendEmpty, sendSegments } from '../http/reply.js';
+import { digestHeader, sendEmpty, sendSegments, sendStream } from '../http/reply.js';
+import type { UpstreamOutcome } from '../upstream/outcome.js';
 import type { RequestContext } from '../http/context.js';
 import type { StoredBlob } from '../store/store.js';
 import { checkDeletes } from './deletes.js';
@@ -30,7 +31,7 @@ function parseRange(header: string | undefined, size: number): ByteRange {
   return { start, end };
 }
 
-function blobHeaders(blob: StoredBlob, omitDigest: boolean): Record<string, string> {
+function blobHeaders(blob: Pick<StoredBlob, 'digest'>, omitDigest: boolean): Record<string, string> {
   return {
     'Content-Type': 'application/octet-stream',
     ...digestHeader(blob.digest, omitDigest),
@@ -67,9 +68,21 @@ export async function serveBlob({ req, res, head, options }: RequestContext, blo
 export async function get(ctx: RequestContext): Promise<void> {
   const { route, store, options, controls, authority, res } = ctx;
   const { digest } = parseDigest(route.reference!);
+  const mirror = controls.upstreams?.route(route);
   // The read lock covers only this lookup; the segments are immutable, so
   // streaming them needs no lock and a concurrent delete cannot tear them.
   const blob = await store.blob(route.name!, digest);
+  if (mirror && blob) ctx.notes.upstream = { upstream: 'hit' };
+  if (!blob && mirror) {
+    // A mirror's miss: the upstream's bytes stream through as they arrive
+    // (whole, Range ignored as RFC 9110 §14.2 allows), cached once verified.
+    const outcome: UpstreamOutcome = { upstream: 'miss' };
+    ctx.notes.upstream = outcome;
+    const upstream = await mirror.blob(route.name!, digest, ctx.head, outcome);
+    if (!upstream) throw blobUnknown(digest);
+    await sendStream(res, 200, upstream.size, upstream.chunks, blobHeaders(upstream, options.omitDigestHeader), ctx.head);
+    return;
+  }
   if (!blob) throw blobUnknown(digest);
   if (controls.redirects) {
     sendEmpty(res, 307, { Location: controls.redirects.location(authority, route.name!, digest), ...digestHeader(digest, options.omitDigestHeader) });

@@ -9,6 +9,7 @@ import { checkDeletes } from './deletes.js';
 import { refusal } from './answers.js';
 import { countPull } from './pull-limit.js';
 import { checkPushTarget } from './repositories.js';
+import type { UpstreamOutcome } from '../upstream/outcome.js';
 
 const manifestLocation = (name: string, digest: string): string => `/v2/${name}/manifests/${digest}`;
 
@@ -26,15 +27,21 @@ async function unknown({ store, options }: RequestContext, name: string, referen
  * as it is (distribution's behaviour), and the client decides.
  */
 export async function get(ctx: RequestContext): Promise<void> {
-  const { res, route, store, head, options } = ctx;
+  const { res, route, store, head, options, controls } = ctx;
   const name = route.name!;
   const key = route.reference!;
+  const mirror = controls.upstreams?.route(route);
   // end-3 fails with 404 only: a tag outside the grammar can never have been
   // pushed, so it is "not found" (the conformance suite asks exactly this).
   // A malformed digest is still 400 DIGEST_INVALID, a mistake worth naming.
   const readable = key.includes(':') ? parseReference(key).kind === 'digest' : isTag(key);
   const limits = countPull(ctx);
-  const manifest = readable ? await store.manifest(name, key) : undefined;
+  let manifest: { digest: string; mediaType: string; bytes: Buffer } | undefined;
+  if (readable && mirror) {
+    const outcome: UpstreamOutcome = { upstream: 'miss' };
+    ctx.notes.upstream = outcome;
+    manifest = await mirror.manifest(name, key, ctx.req.headers.accept, outcome);
+  } else if (readable) manifest = await store.manifest(name, key);
   if (!manifest) throw await unknown(ctx, name, key);
   const headers = { 'Content-Type': manifest.mediaType, ETag: `"${manifest.digest}"`, ...digestHeader(manifest.digest, options.omitDigestHeader), ...limits };
   sendBytes(res, 200, manifest.bytes, headers, head);

@@ -21,6 +21,7 @@ export interface JournalQuery {
   status?: number;
   code?: string;
   digest?: string;
+  upstream?: 'hit' | 'miss' | 'error';
 }
 
 /** Headers whose values are credentials: kept as a scheme and `[redacted]`. */
@@ -99,6 +100,7 @@ export function matches(entry: JournalEntry, query: JournalQuery): boolean {
     (query.reference === undefined || entry.reference === query.reference) &&
     (query.status === undefined || entry.status === query.status) &&
     (query.code === undefined || entry.code === query.code) &&
-    (query.digest === undefined || entry.digest === query.digest)
+    (query.digest === undefined || entry.digest === query.digest) &&
+    (query.upstream === undefined || entry.upstream === query.upstream)
   );
 }

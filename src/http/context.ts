@@ -9,6 +9,7 @@ import type { Principal } from '../auth/principal.js';
 import type { Route } from './route.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { RequestNotes } from './record.js';
+import type { Upstreams } from '../upstream/routing.js';
 
 /** Everything a handler may use for one request. Handlers never touch the socket. */
 export interface RequestContext {
@@ -39,6 +40,8 @@ export interface Controls {
   auth?: Authenticator;
   /** Present when `pullLimit` is on: manifest GETs counted as pulls. */
   pulls?: RateLimiter;
+  /** Present when `upstream` or `upstreams` is set: where reads the store cannot answer go. */
+  upstreams?: Upstreams;
 }
 
 export type Handler = (ctx: RequestContext) => Promise<void>;

@@ -74,8 +74,13 @@ export function createPipeline(store: SeedableStore, options: ResolvedOptions, c
       const { BlobRedirects } = await import('../api/redirect.js');
       controls.redirects = new BlobRedirects(options.blobRedirect === true ? {} : options.blobRedirect);
     }
+    if (mirrored) {
+      const { Upstreams } = await import('../upstream/routing.js');
+      controls.upstreams = new Upstreams(options, store);
+    }
   };
-  const ready = options.auth || options.blobRedirect ? () => (optional ??= loadOptional()) : undefined;
+  const mirrored = options.upstream !== undefined || Object.keys(options.upstreams ?? {}).length > 0;
+  const ready = options.auth || options.blobRedirect || mirrored ? () => (optional ??= loadOptional()) : undefined;
   const deps: Deps = { store, options, controls, limiter, warnings, ready };
   return (req, res) => {
     const recorder = onRecord ? new RequestRecorder(req, res, onRecord) : undefined;
@@ -151,6 +156,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: Deps, rec
   }
   const head = req.method === 'HEAD';
   const method = head ? 'GET' : (req.method ?? 'GET');
+  controls.upstreams?.checkWrite(route, method);
   const handlers = HANDLERS[route.kind];
   const allowed = allowedMethods(route);
   const handler = allowed.includes(method) ? handlers[method] : undefined;

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Route, RouteKind } from './route.js';
 import type { ErrorCode } from '../oci/errors.js';
 import { bytesRead } from './body.js';
+import type { UpstreamOutcome } from '../upstream/outcome.js';
 
 /** What one request did, recorded once its response ended (or its socket closed first). */
 export interface RequestRecord {
@@ -33,6 +34,12 @@ export interface RequestRecord {
   digest?: string;
   /** A cross-repository mount (`POST …/blobs/uploads/?mount=`): what was asked, and whether it was honoured. */
   mount?: MountRecord;
+  /** A mirror's read (README "As a mirror"): `hit` served locally, `miss` read from the upstream, `error` the upstream failed. */
+  upstream?: 'hit' | 'miss' | 'error';
+  /** The upstream's status for this request, when it was asked. */
+  upstreamStatus?: number;
+  /** Milliseconds until the upstream's answer headers, when it was asked. */
+  upstreamMs?: number;
 }
 
 /**
@@ -70,6 +77,8 @@ export interface MountRecord {
 /** What a handler learned about its request that the record should carry. */
 export interface RequestNotes {
   mount?: MountRecord;
+  /** What a mirror's upstream did (README "As a mirror"). */
+  upstream?: UpstreamOutcome;
 }
 
 /** Receives each request's record once its response is over. */
@@ -134,6 +143,7 @@ export class RequestRecorder {
     if (this.message && res.headersSent) record.message = this.message;
     if (this.fault) record.fault = this.fault;
     if (this.notes.mount) record.mount = { ...this.notes.mount };
+    if (this.notes.upstream) Object.assign(record, this.notes.upstream);
     return record;
   }
 }

@@ -77,6 +77,31 @@ export async function sendSegments(
   if (!res.destroyed) res.end();
 }
 
+/**
+ * Streams bytes as an iterable yields them (a mirror's upstream blob), with
+ * backpressure; chunked when `size` is unknown. An error from the iterable
+ * after the headers are out propagates, and the pipeline cuts the response.
+ */
+export async function sendStream(
+  res: ServerResponse,
+  status: number,
+  size: number | undefined,
+  chunks: AsyncIterable<Buffer> | Iterable<Buffer>,
+  headers: Headers,
+  head = false,
+): Promise<void> {
+  res.writeHead(status, size === undefined ? headers : { ...headers, 'Content-Length': size });
+  if (head) {
+    res.end();
+    return;
+  }
+  for await (const chunk of chunks) {
+    if (res.destroyed) return;
+    if (!res.write(chunk)) await drained(res);
+  }
+  if (!res.destroyed) res.end();
+}
+
 /** The spec's error envelope (spec "Error Codes"); HEAD gets the status and headers only. */
 export function sendError(res: ServerResponse, error: RegistryError, head = false): void {
   sendJson(res, error.status, error.toJSON(), error.headers, head);
