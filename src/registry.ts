@@ -76,7 +76,7 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
   const { onRequest, onError } = resolved;
   const onRecord = (record: RequestRecord, req: IncomingMessage, res: ServerResponse) => {
     const entry = journal.record(record, req.headers, res.getHeaders());
-    if (entry) events.emit('request', entry);
+    if (entry) events.request(entry);
     try {
       onRequest?.(record);
     } catch (error) {
@@ -92,7 +92,7 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     events.reset('the registry was reset');
   };
   const recording = resolved.journalLimit > 0 || onRequest !== undefined;
-  const handler = createPipeline(store, resolved, { journal, faults, reset }, recording ? onRecord : undefined);
+  const handler = createPipeline(store, resolved, { journal, events, faults, reset }, recording ? onRecord : undefined);
   // Abandoned uploads expire; the timer never keeps the process alive.
   const sweep = setInterval(() => store.expireUploads(resolved.uploadTimeoutMs).catch(resolved.onError), Math.min(resolved.uploadTimeoutMs, 60_000));
   sweep.unref();
