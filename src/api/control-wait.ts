@@ -50,13 +50,16 @@ function waitQuery(q: URLSearchParams): WaitQuery {
   return { event: kind, ...query } as WaitQuery;
 }
 
-/** timeoutMs: at most idleTimeoutMs, past which the server would close the silent connection itself. */
+/**
+ * timeoutMs: at most half of idleTimeoutMs, so the answer always goes out
+ * well before the server closes the silent connection itself.
+ */
 function timeout(q: URLSearchParams, idleTimeoutMs: number): number {
-  if (!q.has('timeoutMs')) return Math.min(DEFAULT_TIMEOUT_MS, idleTimeoutMs || Infinity);
+  const max = idleTimeoutMs ? Math.floor(idleTimeoutMs / 2) : 2 ** 31 - 1;
+  if (!q.has('timeoutMs')) return Math.min(DEFAULT_TIMEOUT_MS, max);
   const value = Number(q.get('timeoutMs'));
-  const max = idleTimeoutMs || 2 ** 31 - 1;
   if (!Number.isSafeInteger(value) || value < 0 || value > max) {
-    throw badRequest(`timeoutMs must be an integer from 0 to ${max}${idleTimeoutMs ? ' (idleTimeoutMs)' : ''}`, { field: 'timeoutMs' });
+    throw badRequest(`timeoutMs must be an integer from 0 to ${max}${idleTimeoutMs ? ' (half of idleTimeoutMs)' : ''}`, { field: 'timeoutMs' });
   }
   return value;
 }

@@ -127,7 +127,7 @@ export const CONTROL_ROUTES = [
       { name: 'event', in: 'query', required: true, description: 'the event kind', schema: { enum: ['request', 'push', 'delete', 'upload'] } },
       ...REQUEST_FIELDS,
       query('kind', 'delete events: manifest, tag or blob'),
-      query('timeoutMs', 'how long to wait; default 5000, at most idleTimeoutMs', INTEGER),
+      query('timeoutMs', 'how long to wait; default 5000, at most half of idleTimeoutMs (30000 by default)', INTEGER),
     ],
     responses: {
       200: ['the event, exactly as registry.events emits it', JSON_TYPE],
