@@ -6,11 +6,13 @@
 // `end` event saying why) before it can hold more than the bounded history.
 // Nothing sleeps: every wait is for bytes or an event.
 import t from 'tap';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { send, startFor } from './helpers/http.js';
 import { assertError } from './helpers/fixtures.js';
 import { pushImage } from './helpers/push.js';
 import { SseReader, type SseFrame } from './helpers/sse.js';
-import type { RunningRegistry } from '../src/index.js';
+import { createRegistry, type RunningRegistry } from '../src/index.js';
 
 const EVENTS = '/_oci-test-registry/events';
 
@@ -174,4 +176,16 @@ t.test('HEAD: the stream\'s headers, no body, no subscription', async (t) => {
   t.equal(head.headers['content-type'], 'text/event-stream; charset=utf-8');
   t.equal(head.body.length, 0);
   t.equal(registry.events.subscriptions.size, 0);
+});
+
+t.test('a registry already closed (its handler mounted elsewhere): events 503, wait 409', async (t) => {
+  const registry = createRegistry({ control: true });
+  const server = createServer(registry.handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise((resolve) => server.close(resolve)));
+  await registry.close();
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  assertError(t, await send(url, 'GET', EVENTS), 503, 'UNSUPPORTED');
+  t.equal(registry.events.subscriptions.size, 0);
+  assertError(t, await send(url, 'GET', '/_oci-test-registry/wait?event=push'), 409, 'UNSUPPORTED');
 });

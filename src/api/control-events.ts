@@ -1,3 +1,4 @@
+import { RegistryError } from '../oci/errors.js';
 import type { RequestContext } from '../http/context.js';
 import { streamEvents } from '../http/event-stream.js';
 import { badRequest } from './control-query.js';
@@ -17,5 +18,13 @@ export async function events({ req, res, options, controls, head }: RequestConte
     after = Number(header);
     if (!/^\d+$/.test(header) || !Number.isSafeInteger(after)) throw badRequest('Last-Event-ID must be an event id (a non-negative integer)', { field: 'Last-Event-ID' });
   }
-  await streamEvents(res, (listener) => controls.events.subscribe(listener, after), options.eventStreamHeartbeatMs, head);
+  await streamEvents(
+    res,
+    (listener) => {
+      if (controls.events.closed) throw new RegistryError('UNSUPPORTED', 'the registry is closed: no events will come', { status: 503 });
+      return controls.events.subscribe(listener, after);
+    },
+    options.eventStreamHeartbeatMs,
+    head,
+  );
 }

@@ -120,6 +120,11 @@ export class RegistryEvents extends EventEmitter<RegistryEventMap> {
     return this.#log.subscribe(listener, after);
   }
 
+  /** True once the registry is closed: waitFor rejects at once and subscribe throws. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** The readers subscribed now, each with its `pending` backlog. */
   get subscriptions(): ReadonlySet<EventSubscription> {
     return this.#log.subscriptions;

@@ -28,21 +28,21 @@ const MAX_INTERVAL = 2 ** 31 - 1;
  * when the response is closed.
  */
 export function streamEvents(res: ServerResponse, subscribe: (listener: SubscriptionListener) => EventSubscription, heartbeatMs: number, head: boolean): Promise<void> {
-  res.writeHead(200, {
+  const headers = {
     'Content-Type': 'text/event-stream; charset=utf-8',
     'Cache-Control': 'no-store',
     // Proxies that buffer responses (nginx) would hold events back.
     'X-Accel-Buffering': 'no',
-  });
+  };
   if (head) {
+    res.writeHead(200, headers);
     res.end();
     return Promise.resolve();
   }
-  res.flushHeaders();
   let blocked = false;
-  let subscription: EventSubscription | undefined;
+  let heartbeat: NodeJS.Timeout | undefined;
   const pump = () => {
-    if (blocked || !subscription || res.destroyed) return;
+    if (blocked || res.destroyed) return;
     for (let event = subscription.next(); event; event = subscription.next()) {
       if (!res.write(frame(event))) {
         blocked = true;
@@ -50,11 +50,26 @@ export function streamEvents(res: ServerResponse, subscribe: (listener: Subscrip
       }
     }
   };
+  // Subscribed before anything is written, so a refusal can still be answered as an error.
+  // The listener is called only when events are appended, never during subscribe.
+  const subscription = subscribe({
+    ready: () => pump(),
+    end: (reason) => {
+      clearInterval(heartbeat);
+      res.end(`event: ${END_EVENT}\ndata: ${JSON.stringify({ reason })}\n\n`);
+      // A reader that never reads would keep the socket (and its buffer) until the idle timeout: let it go.
+      const stuck = setTimeout(() => res.destroy(), Math.min(heartbeatMs, MAX_INTERVAL));
+      stuck.unref();
+      res.once('finish', () => clearTimeout(stuck));
+    },
+  });
+  res.writeHead(200, headers);
+  res.flushHeaders();
   res.on('drain', () => {
     blocked = false;
     pump();
   });
-  const heartbeat = setInterval(() => {
+  heartbeat = setInterval(() => {
     // A blocked stream skips its heartbeat: the client has bytes to read already.
     if (!blocked) blocked = !res.write(': heartbeat\n\n');
   }, Math.min(heartbeatMs, MAX_INTERVAL));
@@ -62,19 +77,8 @@ export function streamEvents(res: ServerResponse, subscribe: (listener: Subscrip
   return new Promise((resolve) => {
     res.once('close', () => {
       clearInterval(heartbeat);
-      subscription?.close();
+      subscription.close();
       resolve();
-    });
-    subscription = subscribe({
-      ready: pump,
-      end: (reason) => {
-        clearInterval(heartbeat);
-        res.end(`event: ${END_EVENT}\ndata: ${JSON.stringify({ reason })}\n\n`);
-        // A reader that never reads would keep the socket (and its buffer) until the idle timeout: let it go.
-        const stuck = setTimeout(() => res.destroy(), Math.min(heartbeatMs, MAX_INTERVAL));
-        stuck.unref();
-        res.once('finish', () => clearTimeout(stuck));
-      },
     });
     pump();
   });
