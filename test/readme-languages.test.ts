@@ -80,7 +80,7 @@ for (const row of rows) {
     execFileSync('mkdir', ['-p', join(dir, row.lang)]);
     writeFileSync(file, blocks[0]!);
     const [command, args] = row.command(file);
-    const { stdout, stderr } = await run(command, args, { cwd: join(dir, row.lang), env, timeout: 300_000 }).catch((error: { stdout?: string; stderr?: string; message: string }) => {
+    const { stdout, stderr } = await run(command, args, { cwd: join(dir, row.lang), env }).catch((error: { stdout?: string; stderr?: string; message: string }) => {
       t.fail(`${row.lang} failed: ${error.message}\n${error.stdout ?? ''}\n${error.stderr ?? ''}`);
       return { stdout: '', stderr: '' };
     });
