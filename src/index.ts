@@ -22,7 +22,8 @@ export type { Bytes, Platform, ImageInput, IndexInput, ArtifactInput, SeededMani
 export { Journal } from './control/journal.js';
 export type { JournalEntry, JournalQuery } from './control/journal.js';
 export { RegistryEvents } from './control/events.js';
-export type { PushEvent, DeleteEvent, UploadEvent, RegistryEventMap, WaitQuery, WaitOptions } from './control/events.js';
+export type { PushEvent, DeleteEvent, UploadEvent, RegistryEventMap, WaitQuery, WaitOptions, WaitErrorCode } from './control/events.js';
+export type { EventSubscription, EventKind, SequencedEvent, SubscriptionListener } from './control/event-log.js';
 export type { MemoryStoreOptions } from './store/memory.js';
 export type {
   Store,

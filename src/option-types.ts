@@ -66,6 +66,7 @@ export const OPTION_TYPES: { readonly [K in keyof Required<RegistryOptions>]: Ch
   catalog: BOOLEAN,
   answers: OBJECT,
   uploadState: BOOLEAN,
+  eventStreamHeartbeatMs: NUMBER,
   mountWithoutSourceAccess: is((v) => v === 'challenge' || v === 'upload', "'challenge' or 'upload'"),
 };
 

@@ -105,7 +105,7 @@ export interface RegistryOptions {
    * spelling of loopback (127.0.0.1 ↔ localhost), so clients see a new host.
    */
   blobRedirect?: boolean | { host?: string; ttlSeconds?: number };
-  /** Serve the JSON control routes under `/_oci-test-registry/` (journal, faults, reset, health). Default `false`. */
+  /** Serve the JSON control routes under `/_oci-test-registry/` (journal, faults, reset, health, seed, wait, events). Default `false`. */
   control?: boolean;
   /**
    * `false`: a push (upload POST, mount, manifest PUT) to a repository that
@@ -130,6 +130,8 @@ export interface RegistryOptions {
   catalog?: boolean;
   /** A registry's own status, code, message and headers for the refusals above (see README "Quirk switches"). Default: ours. */
   answers?: Partial<Record<AnswerKey, RegistryAnswer>>;
+  /** How often the control endpoint's event stream (`GET events`) sends a heartbeat comment. Default 15 s. */
+  eventStreamHeartbeatMs?: number;
   /** A named bundle of the switches above that mimics a real registry; explicit options override it. */
   profile?: ProfileName;
   /** node:http `headersTimeout`: time allowed to receive request headers. Default 60 s. */
@@ -192,6 +194,7 @@ export const DEFAULT_OPTIONS: Readonly<Omit<ResolvedOptions, Optional>> = Object
   immutableTags: false,
   catalog: true,
   answers: {},
+  eventStreamHeartbeatMs: 15_000,
   onError: (error: Error) => {
     process.stderr.write(`oci-test-registry: internal error: ${error.stack ?? error.message}\n`);
   },
@@ -231,6 +234,7 @@ export function resolveOptions(options: RegistryOptions = {}): ResolvedOptions {
   positive('requestTimeoutMs', resolved.requestTimeoutMs, true);
   positive('keepAliveTimeoutMs', resolved.keepAliveTimeoutMs, true);
   positive('idleTimeoutMs', resolved.idleTimeoutMs, true);
+  positive('eventStreamHeartbeatMs', resolved.eventStreamHeartbeatMs);
   positive('maxBlobBytes', resolved.maxBlobBytes);
   if (!(resolved.maxUploads === Infinity || (Number.isSafeInteger(resolved.maxUploads) && resolved.maxUploads > 0))) {
     throw new TypeError(`option maxUploads must be a positive integer, got ${String(resolved.maxUploads)}`);

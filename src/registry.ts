@@ -77,7 +77,7 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
   const { onRequest, onError } = resolved;
   const onRecord = (record: RequestRecord, req: IncomingMessage, res: ServerResponse) => {
     const entry = journal.record(record, req.headers, res.getHeaders());
-    if (entry) events.emit('request', entry);
+    if (entry) events.request(entry);
     try {
       onRequest?.(record);
     } catch (error) {
@@ -99,7 +99,7 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     events.reset('the registry was reset');
   };
   const recording = resolved.journalLimit > 0 || onRequest !== undefined;
-  const controls: Controls = { journal, faults, reset };
+  const controls: Controls = { journal, events, faults, reset };
   const handler = createPipeline(store, resolved, controls, recording ? onRecord : undefined);
   // Abandoned uploads expire; the timer never keeps the process alive.
   const sweep = setInterval(() => store.expireUploads(resolved.uploadTimeoutMs).catch(resolved.onError), Math.min(resolved.uploadTimeoutMs, 60_000));

@@ -211,15 +211,31 @@ t.test('the control endpoint is never faulted nor rate limited, and rules do not
   t.equal((await send(url, 'DELETE', `${CONTROL}/faults`)).status, 204);
 });
 
-t.test('unknown control paths are 404, other methods 405 with Allow', async (t) => {
+t.test('unknown control paths are 404, other methods 405 with the path\'s Allow', async (t) => {
   const { url } = await startFor(t, { control: true });
-  for (const [method, path] of [['GET', 'nothing'], ['GET', ''], ['POST', 'journal'], ['POST', 'health'], ['DELETE', 'reset'], ['DELETE', 'journal'], ['GET', 'faults/fault-1']] as const) {
+  for (const [method, path] of [['GET', 'nothing'], ['GET', ''], ['GET', 'faults/fault-1/more'], ['POST', 'faults/'], ['GET', 'journal/']] as const) {
     const reply = await send(url, method, `${CONTROL}/${path}`, method === 'POST' ? { body: '{}', headers: JSON_TYPE } : {});
     t.equal(reply.status, 404, `${method} ${path || '(empty)'}`);
     t.equal(reply.json?.errors?.[0]?.code, 'UNSUPPORTED');
   }
+  // RFC 9110 §15.5.6: a 405 lists the methods the target resource supports.
+  for (const [method, path, allow] of [
+    ['POST', 'journal', 'GET, HEAD'],
+    ['POST', 'health', 'GET, HEAD'],
+    ['DELETE', 'reset', 'POST'],
+    ['DELETE', 'journal', 'GET, HEAD'],
+    ['GET', 'faults/fault-1', 'DELETE'],
+    ['GET', 'seed', 'POST'],
+    ['POST', 'wait', 'GET, HEAD'],
+    ['DELETE', 'events', 'GET, HEAD'],
+  ] as const) {
+    const reply = await send(url, method, `${CONTROL}/${path}`, method === 'POST' ? { body: '{}', headers: JSON_TYPE } : {});
+    t.equal(reply.status, 405, `${method} ${path}`);
+    t.equal(reply.headers.allow, allow, `${method} ${path}: Allow`);
+    t.equal(reply.json?.errors?.[0]?.code, 'UNSUPPORTED');
+  }
   const put = await send(url, 'PUT', `${CONTROL}/faults`, { body: '[]', headers: JSON_TYPE });
-  t.equal(put.status, 405);
+  t.equal(put.status, 405, 'a method no control route takes');
   t.equal(put.headers.allow, 'GET, HEAD, POST, DELETE');
 });
 

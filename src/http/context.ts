@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ResolvedOptions } from '../options.js';
 import type { SeedableStore } from '../store/seeding.js';
 import type { Journal } from '../control/journal.js';
+import type { RegistryEvents } from '../control/events.js';
 import type { Faults } from '../control/faults.js';
 import type { BlobRedirects } from '../api/redirect.js';
 import type { Authenticator } from '../auth/authenticate.js';
@@ -32,6 +33,8 @@ export interface RequestContext {
 /** The registry's test-double machinery a few handlers need (control endpoint, blob redirects). */
 export interface Controls {
   journal: Journal;
+  /** The registry's events: waits and streams of the control endpoint. */
+  events: RegistryEvents;
   faults: Faults;
   reset(): Promise<void>;
   /** Present when `blobRedirect` is on. */

@@ -39,9 +39,10 @@ const HANDLERS: Record<RouteKind, Partial<Record<string, Handler>>> = {
   referrers: { GET: referrers.list },
   redirect: { GET: lazy(() => import('../api/redirect.js'), (m) => m.get) },
   control: {
-    GET: lazy(() => import('../api/control.js'), (m) => m.get),
-    POST: lazy(() => import('../api/control.js'), (m) => m.post),
-    DELETE: lazy(() => import('../api/control.js'), (m) => m.remove),
+    // The control routes have their own table (src/control/openapi.ts): each method goes to it.
+    GET: lazy(() => import('../api/control.js'), (m) => m.serve),
+    POST: lazy(() => import('../api/control.js'), (m) => m.serve),
+    DELETE: lazy(() => import('../api/control.js'), (m) => m.serve),
   },
   token: { GET: lazy(() => import('../api/token.js'), (m) => m.get), POST: lazy(() => import('../api/token.js'), (m) => m.post) },
 };
