@@ -74,7 +74,7 @@ t.test('openapi.json: OpenAPI 3.1, and its routes are exactly the README\'s and 
       t.equal(answer.status, 405, `${method} ${path} is not served`);
     }
   }
-  for (const path of ['openapi', 'openapi.yaml', 'seed/image', 'wait/push', 'events/1', 'journal/1', 'findings', 'health/', 'faults/a/b']) {
+  for (const path of ['openapi', 'openapi.yaml', 'seed/image', 'wait/push', 'events/1', 'journal/1', 'findings/1', 'health/', 'faults/a/b']) {
     t.ok(isNoSuchEndpoint(await send(url, 'GET', `${PREFIX}${path}`)), `GET ${PREFIX}${path} is not served`);
   }
 });

@@ -9,6 +9,7 @@ import { matchControlRoute, openApiDocument, type ControlRouteKey } from '../con
 import { seed } from './control-seed.js';
 import { wait } from './control-wait.js';
 import { events } from './control-events.js';
+import { findings } from './control-findings.js';
 
 /**
  * The control endpoint (`control: true`): JSON routes under
@@ -86,6 +87,7 @@ const HANDLERS: Record<ControlRouteKey, (ctx: RequestContext, params: Record<str
   'POST seed': seed,
   'GET wait': wait,
   'GET events': events,
+  'GET findings': findings,
   'GET openapi.json': openapi,
 };
 

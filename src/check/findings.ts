@@ -5,6 +5,8 @@
  * so a finding always names the request (journal `seq`) it came from.
  */
 import type { JournalEntry } from '../control/journal.js';
+import type { Store } from '../store/store.js';
+import { isObject } from '../oci/manifest.js';
 
 export type Severity = 'MUST' | 'SHOULD' | 'info';
 
@@ -234,6 +236,27 @@ export const FINDING_RULES: readonly FindingRule[] = [
     },
   },
 ];
+
+/**
+ * The `mediaType` field of each manifest body the requests pushed (201), read
+ * from the store once, for {@link FindingContext.bodyMediaType}.
+ */
+export async function pushedBodyTypes(store: Store, entries: readonly JournalEntry[]): Promise<FindingContext['bodyMediaType']> {
+  const bodies = new Map<string, string | undefined>();
+  for (const e of entries) {
+    if (e.route !== 'manifest' || e.method !== 'PUT' || e.status !== 201 || !e.name || !e.digest) continue;
+    const stored = await store.manifest(e.name, e.digest);
+    let declared: string | undefined;
+    try {
+      const body = stored ? (JSON.parse(stored.bytes.toString('utf8')) as unknown) : undefined;
+      declared = isObject(body) && typeof body.mediaType === 'string' ? body.mediaType : undefined;
+    } catch {
+      declared = undefined;
+    }
+    bodies.set(`${e.name}\0${e.digest}`, declared);
+  }
+  return (name, digest) => bodies.get(`${name}\0${digest}`);
+}
 
 /** Every finding of one scenario's requests, in request order. */
 export function detectFindings(entries: JournalEntry[], context: FindingContext): Finding[] {

@@ -10,9 +10,9 @@ import { startRegistry, type RunningRegistry } from '../registry.js';
 import type { RegistryOptions } from '../options.js';
 import type { JournalEntry } from '../control/journal.js';
 import { importLayout } from '../layout/import.js';
-import { isObject, parseManifest } from '../oci/manifest.js';
+import { parseManifest } from '../oci/manifest.js';
 import { selectScenarios, type Scenario } from './scenarios.js';
-import { detectFindings, type Finding } from './findings.js';
+import { detectFindings, pushedBodyTypes, type Finding } from './findings.js';
 
 /** Where the client under test is pointed; also its environment. */
 export interface CheckTarget {
@@ -269,23 +269,10 @@ export async function runScenario(scenario: Scenario, client: ClientRun, options
     }
     const durationMs = Math.round(performance.now() - began);
     const requests = registry.journal.all();
-    const bodies = new Map<string, string | undefined>();
-    for (const e of requests) {
-      if (e.route !== 'manifest' || e.method !== 'PUT' || e.status !== 201 || !e.name || !e.digest) continue;
-      const stored = await registry.store.manifest(e.name, e.digest);
-      let declared: string | undefined;
-      try {
-        const body = stored ? (JSON.parse(stored.bytes.toString('utf8')) as unknown) : undefined;
-        declared = isObject(body) && typeof body.mediaType === 'string' ? body.mediaType : undefined;
-      } catch {
-        declared = undefined;
-      }
-      bodies.set(`${e.name}\0${e.digest}`, declared);
-    }
     const findings = detectFindings(requests, {
       clientSucceeded: succeeded,
       maxPageSize: registry.options.maxPageSize,
-      bodyMediaType: (name, digest) => bodies.get(`${name}\0${digest}`),
+      bodyMediaType: await pushedBodyTypes(registry.store, requests),
       seeded,
     });
     const must = findings.filter((f) => f.severity === 'MUST');

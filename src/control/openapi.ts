@@ -144,6 +144,14 @@ export const CONTROL_ROUTES = [
       400: [`${ERROR}: a bad Last-Event-ID`, JSON_TYPE],
     },
   },
+  {
+    method: 'GET', path: 'findings', summary: 'What the clients did that the spec forbids or advises against, by the rules of `check`',
+    parameters: [query('client', 'how the client under test ended: succeeded (default) or failed; some rules only matter for a client that claims success', { enum: ['succeeded', 'failed'] })],
+    responses: {
+      200: ['{"findings":[{"rule","severity","seq","message","source"}]} in request order; `seq` is the journal entry', JSON_TYPE],
+      400: [`${ERROR}: a bad client value`, JSON_TYPE],
+    },
+  },
   { method: 'GET', path: 'openapi.json', summary: 'This description (OpenAPI 3.1)', responses: { 200: ['the OpenAPI document', JSON_TYPE] } },
 ] as const satisfies readonly ControlRoute[];
 
