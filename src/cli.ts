@@ -83,6 +83,8 @@ const OPTION_FLAGS: { readonly [K in OptionKey]: OptionFlag } = {
   requestTimeoutMs: { kind: 'duration', help: 'time allowed for a whole request (0: none)' },
   keepAliveTimeoutMs: { kind: 'duration', help: 'how long an idle keep-alive connection is kept' },
   idleTimeoutMs: { kind: 'duration', help: 'close a connection idle this long (a stalled upload chunk rolls back; 0: never)' },
+  tls: { kind: 'switch', help: 'serve HTTPS with a certificate signed by a CA made at start (write it with --ca-out / --certs-dir; see "HTTPS and HTTP/2")' },
+  http2: { kind: 'switch', help: 'offer HTTP/2 (ALPN h2, HTTP/1.1 still served); needs --tls' },
 };
 
 /** `maxManifestBytes` → `max-manifest-bytes`, `uploadTimeoutMs` → `upload-timeout` (the unit goes in the value). */

@@ -8,7 +8,8 @@ import type { StoreObserver } from './store/store.js';
 import { Journal } from './control/journal.js';
 import { RegistryEvents } from './control/events.js';
 import { Faults } from './control/faults.js';
-import { listen } from './server.js';
+import { listen, type Transport } from './server.js';
+import type { RegistryTls } from './tls/credentials.js';
 
 /** A registry that is not listening: a request listener to mount in your own node:http server. */
 export interface Registry {
@@ -37,8 +38,10 @@ export interface Registry {
 
 /** A listening registry (see {@link startRegistry}). */
 export interface RunningRegistry extends Omit<Registry, 'handler' | 'close'>, AsyncDisposable {
-  /** `http://127.0.0.1:PORT` (IPv6 hosts bracketed); never ends in `/`. */
+  /** `http://127.0.0.1:PORT` (`https://` with `tls`; IPv6 hosts bracketed); never ends in `/`. */
   readonly url: string;
+  /** With `tls`: the CA clients trust, the server certificate and key (PEM), and client certificates for mutual TLS. */
+  readonly tls: RegistryTls | undefined;
   /** `127.0.0.1:PORT`, for image references such as `${registry.host}/repo:tag`. */
   readonly host: string;
   readonly port: number;
@@ -133,9 +136,19 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
   const teardown = teardownHook(options.teardown);
   // The running registry registers its own close (which includes the inner one).
   const registry = createRegistry({ ...options, teardown: undefined });
+  const { tls, http2 } = registry.options;
   let listening;
+  let secure: RegistryTls | undefined;
   try {
-    listening = await listen(registry.handler, registry.options);
+    let transport: Transport | undefined;
+    if (tls) {
+      // Loaded only with TLS on: a plain registry's start-up does not pay for it.
+      const { credentials } = await import('./tls/credentials.js');
+      const made = await credentials(tls);
+      secure = made.info;
+      transport = { credentials: made.server, http2 };
+    }
+    listening = await listen(registry.handler, registry.options, transport);
   } catch (error) {
     await registry.close();
     throw error;
@@ -149,8 +162,9 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
   const { handler: _handler, close: _close, ...rest } = registry;
   const running: RunningRegistry = {
     ...rest,
-    url: `http://${host}`,
+    url: `${secure ? 'https' : 'http'}://${host}`,
     host,
+    tls: secure,
     port: listening.port,
     close,
     [Symbol.asyncDispose]: close,

@@ -42,7 +42,11 @@ export class Authenticator {
   readonly #access: AccessRule[] | undefined;
   readonly #dummy = digestOf('');
 
-  constructor(options: AuthOptions) {
+  constructor(
+    options: AuthOptions,
+    /** The scheme of the token realm: the registry's own (`https` with TLS). */
+    readonly scheme: 'http' | 'https' = 'http',
+  ) {
     this.mode = options.basic ? 'basic' : 'token';
     const users = options.basic?.users ?? options.token?.users ?? {};
     this.#users = new Map(Object.entries(users).map(([user, password]) => [user, digestOf(password)]));
@@ -112,7 +116,7 @@ export class Authenticator {
 
   /** The challenge of RFC 6750 / the Docker token spec for a request needing `scope`. */
   challenge(authority: string, scope: Scope | undefined, error?: 'invalid_token' | 'insufficient_scope'): string {
-    let value = `Bearer realm="http://${authority}/token",service="${authority}"`;
+    let value = `Bearer realm="${this.scheme}://${authority}/token",service="${authority}"`;
     if (scope) value += `,scope="${formatScope(scope)}"`;
     if (error) value += `,error="${error}"`;
     return value;

@@ -8,6 +8,8 @@ export interface RequestRecord {
   /** When the request arrived (ms since the epoch). */
   at: number;
   method: string;
+  /** The HTTP version the request came over: `'1.1'`, `'2.0'` (HTTP/2) or `'1.0'`. */
+  httpVersion: string;
   /** Path and query as requested. */
   path: string;
   /** The route the request addressed; undefined when its URL matched none. */
@@ -71,6 +73,7 @@ export class RequestRecorder {
     const record: RequestRecord = {
       at: this.#at,
       method: req.method ?? '',
+      httpVersion: req.httpVersion,
       path: req.url ?? '',
       // 0 when the client went away before any status was sent.
       status: res.headersSent ? res.statusCode : 0,
