@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { resolveOptions, type RegistryOptions, type ResolvedOptions } from './options.js';
 import { createPipeline } from './http/pipeline.js';
+import { requestFields } from './http/connection.js';
 import type { RequestRecord } from './http/record.js';
 import { MemoryStore } from './store/memory.js';
 import type { SeedableStore } from './store/seeding.js';
@@ -78,7 +79,7 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
   store.observe(observe(events));
   const { onRequest, onError } = resolved;
   const onRecord = (record: RequestRecord, req: IncomingMessage, res: ServerResponse) => {
-    const entry = journal.record(record, req.headers, res.getHeaders());
+    const entry = journal.record(record, requestFields(req), res.getHeaders());
     if (entry) events.emit('request', entry);
     try {
       onRequest?.(record);

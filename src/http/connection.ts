@@ -27,6 +27,20 @@ export function requestAuthority(req: IncomingMessage): string | undefined {
 }
 
 /**
+ * The request's header fields as HTTP/1.1 would show them: on HTTP/2 the
+ * pseudo-headers go (method and path are recorded on their own) and
+ * :authority is shown as Host, so a journal entry reads the same either way.
+ */
+export function requestFields(req: IncomingMessage): IncomingMessage['headers'] {
+  if (!isHttp2(req)) return req.headers;
+  const fields: IncomingMessage['headers'] = {};
+  const authority = requestAuthority(req);
+  if (authority !== undefined) fields.host = authority;
+  for (const [name, value] of Object.entries(req.headers)) if (!name.startsWith(':')) fields[name] = value;
+  return fields;
+}
+
+/**
  * The connection must not carry another request after this answer (its
  * request body was left unread). On HTTP/2 only this stream ends, which
  * leaves nothing to do.

@@ -57,12 +57,15 @@ export class RequestRecorder {
       if (typeof chunk === 'string') this.#bytesOut += Buffer.byteLength(chunk);
       else if (chunk instanceof Uint8Array) this.#bytesOut += chunk.length;
     };
+    // node:http2's compatibility end(chunk) writes the chunk through write(): count it once.
+    let ending = false;
     res.write = ((chunk: unknown, ...rest: unknown[]) => {
-      count(chunk);
+      if (!ending) count(chunk);
       return write(chunk, ...rest);
     }) as ServerResponse['write'];
     res.end = ((chunk?: unknown, ...rest: unknown[]) => {
       if (typeof chunk !== 'function') count(chunk);
+      ending = true;
       return end(chunk, ...rest);
     }) as ServerResponse['end'];
     res.once('close', () => onRecord(this.#record(), req, res));
