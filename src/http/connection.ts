@@ -53,8 +53,17 @@ export function closeAfterAnswer(res: ServerResponse): void {
 /** Fails the exchange now: HTTP/1.1 closes the connection, HTTP/2 resets the stream (RST_STREAM). */
 export function abortExchange(res: ServerResponse): void {
   const h2 = stream(res);
+  cut.add(res);
   if (h2) h2.close(INTERNAL_ERROR);
   else res.socket?.destroy();
+}
+
+/** Responses ended early on purpose: an HTTP/2 stream ended short looks finished to node. */
+const cut = new WeakSet<ServerResponse>();
+
+/** Whether the whole response went out: false when it was cut short or its stream was reset. */
+export function responseCompleted(res: ServerResponse): boolean {
+  return res.writableFinished && !cut.has(res) && (stream(res)?.rstCode ?? 0) === 0;
 }
 
 /**
@@ -63,6 +72,7 @@ export function abortExchange(res: ServerResponse): void {
  * stream (END_STREAM) short of its content-length, or resets it when `reset`.
  */
 export function endEarly(res: ServerResponse, reset: boolean): void {
+  cut.add(res);
   const h2 = stream(res);
   if (!h2) res.socket?.destroySoon();
   else if (reset) h2.close(INTERNAL_ERROR);

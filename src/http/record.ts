@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { responseCompleted } from './connection.js';
 import type { Route, RouteKind } from './route.js';
 import type { ErrorCode } from '../oci/errors.js';
 import { bytesRead } from './body.js';
@@ -83,7 +84,7 @@ export class RequestRecorder {
       bytesIn: bytesRead(req),
       bytesOut: req.method === 'HEAD' ? 0 : this.#bytesOut,
       durationMs: Math.round((performance.now() - this.#started) * 1000) / 1000,
-      completed: res.writableFinished,
+      completed: responseCompleted(res),
     };
     if (route) {
       record.route = route.kind;

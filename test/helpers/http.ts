@@ -9,6 +9,7 @@ import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage,
 import { request as httpsRequest } from 'node:https';
 import { connect as http2Connect, constants as h2 } from 'node:http2';
 import { connect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { createHash } from 'node:crypto';
 import { startRegistry, type RegistryOptions, type RunningRegistry } from '../../src/index.js';
 
@@ -76,6 +77,8 @@ export const TRANSPORT = process.env.OCI_TEST_TRANSPORT === 'h2' ? 'h2' : 'h1';
 
 /** The CAs of the registries startFor started over TLS. */
 const trusted: string[] = [];
+/** Ports of the registries startFor put on TLS for the h2 run. */
+const tlsPorts = new Set<number>();
 
 /** Connection-specific headers HTTP/2 forbids (RFC 9113 §8.2.2); in h2 their job is done by framing. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te']);
@@ -117,10 +120,11 @@ function sendHttp2(url: URL, target: string, method: string, given: OutgoingHttp
   });
 }
 
-/** Writes raw bytes on a fresh TCP connection and returns everything the server sent until it closed. */
+/** Writes raw bytes on a fresh TCP connection (TLS for a registry startFor started over TLS) and returns everything the server sent until it closed. */
 export function sendRaw(port: number, bytes: string | Buffer, host = '127.0.0.1'): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = connect(port, host);
+    // A registry startFor put on TLS gets the same bytes inside TLS (ALPN http/1.1: raw HTTP/1.1 on the h2 server).
+    const socket = tlsPorts.has(port) ? tlsConnect({ port, host, ca: trusted, ALPNProtocols: ['http/1.1'] }) : connect(port, host);
     const chunks: Buffer[] = [];
     socket.on('data', (c) => chunks.push(c));
     socket.on('error', (e: NodeJS.ErrnoException) => (e.code === 'ECONNRESET' ? resolve(Buffer.concat(chunks).toString('latin1')) : reject(e)));
@@ -147,6 +151,7 @@ export async function startFor(t: Teardown, options: RegistryOptions = {}): Prom
   const transport = TRANSPORT === 'h2' && options.tls === undefined ? { tls: true, http2: true } : {};
   const registry = await startRegistry({ ...transport, ...options });
   if (registry.tls?.ca) trusted.push(registry.tls.ca);
+  if (transport.tls) tlsPorts.add(registry.port);
   t.teardown(() => registry.close());
   return registry;
 }
