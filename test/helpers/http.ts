@@ -129,7 +129,9 @@ export function sendRaw(port: number, bytes: string | Buffer, host = '127.0.0.1'
     socket.on('data', (c) => chunks.push(c));
     socket.on('error', (e: NodeJS.ErrnoException) => (e.code === 'ECONNRESET' ? resolve(Buffer.concat(chunks).toString('latin1')) : reject(e)));
     socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
-    socket.end(bytes);
+    // TLS has no half-close node:http honours: the server ends the connection itself (keep-alive timeout, or Connection: close).
+    if (tlsPorts.has(port)) socket.write(bytes);
+    else socket.end(bytes);
   });
 }
 
