@@ -42,7 +42,9 @@ export async function credentials(tls: true | TlsOptions): Promise<{ server: Ser
   const authority = new CertificateAuthority();
   let pair: CertificatePair;
   if (given.cert !== undefined && given.key !== undefined) {
-    const [cert, key] = await Promise.all([pemOrFile('cert', given.cert), pemOrFile('key', given.key)]);
+    // One after the other, so a message names the first problem the same way every time.
+    const cert = await pemOrFile('cert', given.cert);
+    const key = await pemOrFile('key', given.key);
     let leaf: X509Certificate;
     try {
       leaf = new X509Certificate(cert);
