@@ -509,6 +509,7 @@ export async function startup(ctx: Context): Promise<Workload> {
   const collector = new Collector('start-up', {
     inProcessCold: { title: 'in-process: first startRegistry() in a fresh process, until it resolves', unit: 'ms', better: 'lower' },
     inProcessWarm: { title: 'in-process: later startRegistry() calls in the same process', unit: 'ms', better: 'lower' },
+    inProcessTls: { title: 'in-process: later startRegistry({ tls: true }) calls (CA + server certificate made), bare: https listen with a ready certificate', unit: 'ms', better: 'lower' },
     cli: { title: 'CLI: spawn until the ready line', unit: 'ms', better: 'lower' },
   });
   // In-process: one fresh child per round (its first call is what a test file pays), warm calls after it.
@@ -516,10 +517,12 @@ export async function startup(ctx: Context): Promise<Workload> {
   const imports: number[] = [];
   for (let round = 0; round < config.rounds; round++) {
     try {
-      const result = JSON.parse(await runChild([INPROCESS, String(perChild)])) as { importMs: number; firstMs: number; ours: number[]; bare: number[] };
+      const result = JSON.parse(await runChild([INPROCESS, String(perChild)])) as { importMs: number; firstMs: number; ours: number[]; bare: number[]; tlsOurs: number[]; tlsBare: number[] };
       collector.add('inProcessCold', 'ours', result.firstMs);
       for (const ms of result.ours) collector.add('inProcessWarm', 'ours', ms);
       for (const ms of result.bare) collector.add('inProcessWarm', 'bare', ms);
+      for (const ms of result.tlsOurs) collector.add('inProcessTls', 'ours', ms);
+      for (const ms of result.tlsBare) collector.add('inProcessTls', 'bare', ms);
       imports.push(result.importMs);
     } catch (error) {
       collector.fail('ours', error);
