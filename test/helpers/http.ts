@@ -50,12 +50,13 @@ function replyOf(status: number, headers: IncomingHttpHeaders, rawHeaders: strin
 
 /**
  * Sends one request to `base` (a registry url) and collects the whole reply.
- * A `path` starting with `/` goes out exactly as written (`a/../b`, `%2e`
- * are not normalized), so tests can send paths a URL parser would rewrite.
+ * A `path` starting with `/` goes out as written (`a/../b`, `%2e` are not
+ * normalized), so tests can send paths a URL parser would rewrite.
  */
 export function send(base: string, method: string, path: string, options: SendOptions = {}): Promise<Reply> {
   const url = new URL(path, base);
-  const target = path.startsWith('/') ? path : `${url.pathname}${url.search}`;
+  // Only bytes outside printable ASCII are escaped, as a URL parser would; dot segments and %-escapes stay.
+  const target = path.startsWith('/') ? path.replace(/[^\x21-\x7e]/gu, (c) => encodeURIComponent(c)) : `${url.pathname}${url.search}`;
   const body = typeof options.body === 'string' ? Buffer.from(options.body) : options.body;
   const headers: OutgoingHttpHeaders = { ...options.headers };
   if (body && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-length' || h.toLowerCase() === 'transfer-encoding')) {
