@@ -12,16 +12,22 @@
 //   PUT    …/manifests/<ref>         body discarded; 201
 //   GET    …/tags/list[?n=&last=]    --tags tags, paged with a Link header as the spec says
 //
-//   node bench/bare-server.mjs --blob-size BYTES --tags N
+//   node bench/bare-server.mjs --blob-size BYTES --tags N [--tls-cert FILE --tls-key FILE [--http2]]
+//
+// With --tls-cert it serves HTTPS (node:https), with --http2 too an
+// http2.createSecureServer offering h2 and http/1.1, as the registry does.
 //
 // Prints one JSON line {"url","pid"} once listening; exits on SIGTERM or
 // when stdin closes (so it never outlives the benchmark).
 import { createServer } from 'node:http';
 import { createHash, randomFillSync } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
 import { smallImage, tagName, MANIFEST_TYPE } from './image.mjs';
 
-const { values } = parseArgs({ options: { 'blob-size': { type: 'string', default: '1048576' }, tags: { type: 'string', default: '0' } } });
+const { values } = parseArgs({
+  options: { 'blob-size': { type: 'string', default: '1048576' }, tags: { type: 'string', default: '0' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, http2: { type: 'boolean' } },
+});
 const blobSize = Number(values['blob-size']);
 const tagCount = Number(values.tags);
 
@@ -71,7 +77,15 @@ function tagsPage(res, name, path, query, head) {
   res.end(head ? undefined : body);
 }
 
-const server = createServer((req, res) => {
+/** node:http, node:https, or node:http2's secure server (HTTP/1.1 allowed): the same handler on each. */
+async function serverFor(handler) {
+  if (!values['tls-cert']) return createServer(handler);
+  const credentials = { cert: readFileSync(values['tls-cert'], 'utf8'), key: readFileSync(values['tls-key'], 'utf8') };
+  if (values.http2) return (await import('node:http2')).createSecureServer({ ...credentials, allowHTTP1: true }, handler);
+  return (await import('node:https')).createServer(credentials, handler);
+}
+
+const server = await serverFor((req, res) => {
   res.setHeader(API[0], API[1]);
   const url = req.url ?? '/';
   const q = url.indexOf('?');
@@ -122,7 +136,7 @@ server.headersTimeout = 60_000;
 server.requestTimeout = 0;
 
 const stop = () => {
-  server.closeAllConnections();
+  server.closeAllConnections?.();
   server.close(() => process.exit(0));
 };
 process.on('SIGTERM', stop);
@@ -131,5 +145,5 @@ process.stdin.resume();
 
 server.listen(0, '127.0.0.1', () => {
   const { port } = server.address();
-  process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${port}`, pid: process.pid })}\n`);
+  process.stdout.write(`${JSON.stringify({ url: `${values['tls-cert'] ? 'https' : 'http'}://127.0.0.1:${port}`, pid: process.pid })}\n`);
 });

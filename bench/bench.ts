@@ -15,11 +15,12 @@ import { fmt, parseSize } from './stats.js';
 import { connectOther, startBare, startOurs, type Target } from './targets.js';
 import { isLoopbackHost } from './client.js';
 import {
+  tlsTransfers,
   BigBlob, fmtBytes, hashingCollector, imagePushes, manifestOps, memory, pullBig, pushBig, setupSmall, startup, tagsList,
   type Config, type Context, type Metric, type Workload,
 } from './workloads.js';
 
-const WORKLOADS = ['startup', 'push', 'pull', 'manifest', 'images', 'tags', 'memory'] as const;
+const WORKLOADS = ['startup', 'push', 'pull', 'manifest', 'images', 'tags', 'memory', 'tls'] as const;
 
 const HELP = `npm run bench -- [options]
 
@@ -306,6 +307,7 @@ async function main(): Promise<number> {
     await Promise.all(targets.map((t) => t.stop()));
   }
   if (!failed && has('memory')) workloads.memory = await memory(ctx, blobFor);
+  if (!failed && has('tls')) workloads.tls = await tlsTransfers(ctx, blobFor(config.blobSize));
   blobs.clear();
 
   meta.loadAfter = load();

@@ -4,6 +4,8 @@
 // URL a server hands back (Location, Link) must stay on the target's own
 // loopback host: the benchmark never sends a byte anywhere else.
 import { Agent, request, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { connect as http2Connect, type ClientHttp2Session } from 'node:http2';
 import { MANIFEST_TYPE } from './image.mjs';
 
 export interface Reply {
@@ -28,19 +30,51 @@ export function isLoopbackHost(hostname: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
+/** How an https:// endpoint is reached: the CA to trust, and HTTP/2 (one session) or HTTPS/1.1 (a keep-alive Agent). */
+export interface EndpointTls {
+  ca: string;
+  http2: boolean;
+}
+
 export class Endpoint {
   readonly agent: Agent;
   readonly base: URL;
   private readonly hostname: string;
   private readonly port: number;
+  private session: ClientHttp2Session | undefined;
 
-  constructor(url: string, maxSockets = 32) {
+  constructor(url: string, maxSockets = 32, private readonly tls?: EndpointTls) {
     this.base = new URL(url);
-    if (this.base.protocol !== 'http:') throw new Error(`${url}: only http:// on loopback is benchmarked`);
+    if (this.base.protocol !== (tls ? 'https:' : 'http:')) throw new Error(`${url}: only ${tls ? 'https' : 'http'}:// on loopback is benchmarked here`);
     if (!isLoopbackHost(this.base.hostname)) throw new Error(`${url}: not a loopback address (127.0.0.0/8, localhost, [::1]); the benchmark talks to nothing else`);
     this.hostname = this.base.hostname.replace(/^\[|\]$/g, '');
     this.port = Number(this.base.port || 80);
-    this.agent = new Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
+    this.agent = tls ? new HttpsAgent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, ca: tls.ca }) : new Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
+  }
+
+  /** One request as an HTTP/2 stream on the endpoint's session. */
+  private sendHttp2(method: string, path: string, headers: OutgoingHttpHeaders, pieces: readonly Buffer[], options: SendOptions): Promise<Reply> {
+    if (!this.session || this.session.destroyed || this.session.closed) {
+      this.session = http2Connect(this.base.origin, { ca: this.tls!.ca });
+      this.session.on('error', () => undefined);
+    }
+    const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+    return new Promise((resolve, reject) => {
+      const stream = this.session!.request({ ':method': method, ':path': path, ...lower });
+      let status = 0;
+      let got: IncomingHttpHeaders = {};
+      const chunks: Buffer[] = [];
+      stream.on('response', (h) => {
+        status = Number(h[':status']);
+        got = h as IncomingHttpHeaders;
+      });
+      stream.on('data', (chunk: Buffer) => (options.sink ? options.sink(chunk) : chunks.push(chunk)));
+      stream.on('end', () => resolve({ status, headers: got, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) }));
+      stream.on('error', reject);
+      stream.setTimeout(options.idleTimeoutMs ?? 60_000, () => stream.destroy(new Error(`${method} ${path}: no progress for ${options.idleTimeoutMs ?? 60_000} ms`)));
+      for (let i = 0; i < pieces.length - 1; i++) stream.write(pieces[i]!);
+      stream.end(pieces[pieces.length - 1]);
+    });
   }
 
   /** A Location or Link target as a path on this endpoint; refuses any other host. */
@@ -56,8 +90,10 @@ export class Endpoint {
     if (headers['content-length'] === undefined && headers['Content-Length'] === undefined && (options.body !== undefined || method === 'PUT' || method === 'POST' || method === 'PATCH')) {
       headers['Content-Length'] = pieces.reduce((sum, piece) => sum + piece.length, 0);
     }
+    if (this.tls?.http2) return this.sendHttp2(method, path, headers, pieces, options);
+    const send = this.tls ? httpsRequest : request;
     return new Promise((resolve, reject) => {
-      const req = request({ hostname: this.hostname, port: this.port, path, method, headers, agent: this.agent }, (res) => {
+      const req = send({ hostname: this.hostname, port: this.port, path, method, headers, agent: this.agent }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => (options.sink ? options.sink(chunk) : chunks.push(chunk)));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) }));
@@ -72,6 +108,7 @@ export class Endpoint {
 
   close(): void {
     this.agent.destroy();
+    this.session?.destroy();
   }
 }
 

@@ -41,4 +41,31 @@ for (let i = 0; i < runs; i++) {
   bare.push(performance.now() - start);
   await new Promise((resolve) => server.close(resolve));
 }
-process.stdout.write(`${JSON.stringify({ importMs, firstMs, ours, bare })}\n`);
+
+// With TLS: startRegistry({ tls: true }) makes a CA and a server certificate
+// (two ECDSA P-256 keys, two signatures) before it listens; the bare
+// reference is an https server given a ready certificate.
+const { createServer: createHttpsServer } = await import('node:https');
+t0 = performance.now();
+const firstTls = await startRegistry({ tls: true });
+const tlsFirstMs = performance.now() - t0;
+const { cert, key } = firstTls.tls;
+await firstTls.close();
+const tlsOurs = [];
+const tlsBare = [];
+for (let i = 0; i < runs; i++) {
+  let start = performance.now();
+  const registry = await startRegistry({ tls: true });
+  tlsOurs.push(performance.now() - start);
+  await registry.close();
+
+  start = performance.now();
+  const server = await new Promise((resolve, reject) => {
+    const s = createHttpsServer({ cert, key }, (req, res) => res.end());
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  tlsBare.push(performance.now() - start);
+  await new Promise((resolve) => server.close(resolve));
+}
+process.stdout.write(`${JSON.stringify({ importMs, firstMs, ours, bare, tlsFirstMs, tlsOurs, tlsBare })}\n`);

@@ -59,6 +59,16 @@ export interface OursOptions {
   maxSockets: number;
   /** Extra CLI flags. */
   args?: string[];
+  /** Reach it over TLS (its flags then include --tls and --ca-out CA_FILE). */
+  tls?: { caFile: string; http2: boolean };
+}
+
+/** TLS for the bare server: its certificate and key files, the CA that signed them, and whether to offer h2. */
+export interface BareTls {
+  certFile: string;
+  keyFile: string;
+  ca: string;
+  http2: boolean;
 }
 
 /** Forks the registry's CLI on a free loopback port and waits for its IPC ready message. */
@@ -77,7 +87,7 @@ export async function startOurs(options: OursOptions): Promise<Target> {
   });
   try {
     const { url, pid } = await withTimeout(ready, 30_000, 'oci-test-registry');
-    const endpoint = new Endpoint(url, options.maxSockets);
+    const endpoint = new Endpoint(url, options.maxSockets, options.tls && { ca: readFileSync(options.tls.caFile, 'utf8'), http2: options.tls.http2 });
     return {
       key: 'ours',
       kind: 'ours',
@@ -101,9 +111,10 @@ function profileFlags(dir: string, who: string): string[] {
 }
 
 /** Starts bench/bare-server.mjs; it serves a blob of `blobSize` bytes and `tags` tags. */
-export async function startBare(blobSize: number, tags: number, maxSockets: number, cpuProfDir?: string): Promise<Target> {
+export async function startBare(blobSize: number, tags: number, maxSockets: number, cpuProfDir?: string, tls?: BareTls): Promise<Target> {
   const execArgv = cpuProfDir ? profileFlags(cpuProfDir, 'bare') : [];
-  const child = spawn(process.execPath, [...execArgv, BARE_SERVER, '--blob-size', String(blobSize), '--tags', String(tags)], {
+  const tlsArgs = tls ? ['--tls-cert', tls.certFile, '--tls-key', tls.keyFile, ...(tls.http2 ? ['--http2'] : [])] : [];
+  const child = spawn(process.execPath, [...execArgv, BARE_SERVER, '--blob-size', String(blobSize), '--tags', String(tags), ...tlsArgs], {
     env: childEnv(),
     cwd: ROOT,
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -121,7 +132,7 @@ export async function startBare(blobSize: number, tags: number, maxSockets: numb
   });
   try {
     const { url, pid } = await withTimeout(ready, 30_000, 'bare server');
-    const endpoint = new Endpoint(url, maxSockets);
+    const endpoint = new Endpoint(url, maxSockets, tls && { ca: tls.ca, http2: tls.http2 });
     return {
       key: 'bare',
       kind: 'bare',

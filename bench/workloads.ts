@@ -5,10 +5,13 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomFillSync, type Hash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ACCEPT, smallImage, tagName } from './image.mjs';
 import { expect, nextLink, pushChunked, pushImage, pushMonolithic, putManifest, type Endpoint } from './client.js';
 import { quantile, summarize, type Summary } from './stats.js';
-import { BIN, ROOT, childEnv, cpuNs, memoryOf, startOurs, type Target } from './targets.js';
+import { BIN, ROOT, childEnv, cpuNs, memoryOf, startBare, startOurs, type Target } from './targets.js';
 
 const MB = 1e6;
 
@@ -242,6 +245,25 @@ export async function pushBig(ctx: Context, targets: readonly Target[], mode: 'm
   return collector.workload(targets.map((t) => t.key));
 }
 
+/** GETs a big blob, sha256-verifying it as it streams in; returns the seconds it took. */
+async function pullVerified(target: Target, digest: string, size: number): Promise<number> {
+  const hash = createHash('sha256');
+  let received = 0;
+  const started = performance.now();
+  const reply = await target.endpoint.send('GET', `/v2/${BIG_REPO}/blobs/${digest}`, {
+    sink: (chunk) => {
+      received += chunk.length;
+      hash.update(chunk);
+    },
+  });
+  const actual = `sha256:${hash.digest('hex')}`;
+  const seconds = (performance.now() - started) / 1000;
+  expect(reply, 'GET blob', 200);
+  const expected = target.kind === 'bare' ? String(reply.headers['docker-content-digest']) : digest;
+  if (received !== size || actual !== expected) throw new Error(`GET blob: got ${received} bytes hashing to ${actual}, expected ${size} bytes of ${expected}`);
+  return seconds;
+}
+
 export async function pullBig(ctx: Context, targets: readonly Target[], blob: BigBlob): Promise<Workload> {
   const { config } = ctx;
   const collector = new Collector(`pull ${fmtBytes(blob.size)}, streamed, sha256 verified by the client`, {
@@ -262,21 +284,7 @@ export async function pullBig(ctx: Context, targets: readonly Target[], blob: Bi
   }
   const anyDigest = [...stored.values()][0] ?? blob.variant(0).digest;
   await interleave(ctx, collector, 'pull', targets, config.rounds, async (target) => {
-    const digest = stored.get(target.key) ?? anyDigest;
-    const hash = createHash('sha256');
-    let received = 0;
-    const started = performance.now();
-    const reply = await target.endpoint.send('GET', `/v2/${BIG_REPO}/blobs/${digest}`, {
-      sink: (chunk) => {
-        received += chunk.length;
-        hash.update(chunk);
-      },
-    });
-    const actual = `sha256:${hash.digest('hex')}`;
-    const seconds = (performance.now() - started) / 1000;
-    expect(reply, 'GET blob', 200);
-    const expected = target.kind === 'bare' ? String(reply.headers['docker-content-digest']) : digest;
-    if (received !== blob.size || actual !== expected) throw new Error(`GET blob: got ${received} bytes hashing to ${actual}, expected ${blob.size} bytes of ${expected}`);
+    const seconds = await pullVerified(target, stored.get(target.key) ?? anyDigest, blob.size);
     return { throughput: blob.size / MB / seconds, ops: blob.size / 1e9 };
   }, { cpuScale: 1e-9 });
   for (const target of targets) {
@@ -284,6 +292,61 @@ export async function pullBig(ctx: Context, targets: readonly Target[], blob: Bi
     if (digest) await deleteBlob(target.endpoint, BIG_REPO, digest);
   }
   return collector.workload(targets.map((t) => t.key));
+}
+
+/**
+ * Push (monolithic) and pull of the big blob over HTTPS/1.1 and over h2:
+ * our registry started with --tls (--http2), the bare server with the same
+ * kind of server (node:https, node:http2 with HTTP/1.1 allowed) and a
+ * certificate from the same kind of CA, each in its own process.
+ */
+export async function tlsTransfers(ctx: Context, blob: BigBlob): Promise<Workload> {
+  const collector = new Collector(`push (monolithic) and pull ${fmtBytes(blob.size)} over TLS, digest verified`, {
+    pushHttps: { title: 'push over HTTPS/1.1', unit: 'MB/s', better: 'higher' },
+    pushH2: { title: 'push over HTTP/2', unit: 'MB/s', better: 'higher' },
+    pullHttps: { title: 'pull over HTTPS/1.1', unit: 'MB/s', better: 'higher' },
+    pullH2: { title: 'pull over HTTP/2', unit: 'MB/s', better: 'higher' },
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'oci-bench-tls-'));
+  try {
+    const { CertificateAuthority } = await import('../src/tls/authority.js');
+    const authority = new CertificateAuthority();
+    const pair = authority.issueServer();
+    const certFile = join(dir, 'bare.crt');
+    const keyFile = join(dir, 'bare.key');
+    writeFileSync(certFile, pair.cert);
+    writeFileSync(keyFile, pair.key);
+    for (const http2 of [false, true]) {
+      const suffix = http2 ? 'H2' : 'Https';
+      const caFile = join(dir, `ours-${suffix}.crt`);
+      const targets: Target[] = [];
+      try {
+        targets.push(await startOurs({ maxSockets: 4, args: ['--tls', '--ca-out', caFile, ...(http2 ? ['--http2'] : [])], tls: { caFile, http2 } }));
+        targets.push(await startBare(blob.size, 0, 4, undefined, { certFile, keyFile, ca: authority.cert, http2 }));
+        const stored = blob.variant(++variants);
+        await pushChunked(targets[0]!.endpoint, BIG_REPO, stored.pieces, blob.size, stored.digest, ctx.config.chunkSize);
+        for (let round = 0; round < ctx.config.rounds && performance.now() - ctx.started < ctx.config.maxMs; round++) {
+          for (const target of targets) {
+            const { pieces, digest } = blob.variant(++variants);
+            const started = performance.now();
+            await withTimeout(pushMonolithic(target.endpoint, BIG_REPO, pieces, digest), ctx.config.roundTimeoutMs, `push over TLS on ${target.key}`);
+            collector.add(`push${suffix}`, target.key, blob.size / MB / ((performance.now() - started) / 1000));
+            await deleteBlob(target.endpoint, BIG_REPO, digest);
+            const seconds = await withTimeout(pullVerified(target, stored.digest, blob.size), ctx.config.roundTimeoutMs, `pull over TLS on ${target.key}`);
+            collector.add(`pull${suffix}`, target.key, blob.size / MB / seconds);
+          }
+        }
+        ctx.log(`TLS ${http2 ? 'h2' : 'HTTPS/1.1'}: ${ctx.config.rounds} rounds of push + pull`);
+      } catch (error) {
+        collector.fail(targets.length === 1 ? 'bare' : 'ours', error);
+      } finally {
+        await Promise.all(targets.map((t) => t.stop()));
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return collector.workload(['ours', 'bare']);
 }
 
 // ---------------------------------------------------------------------------
@@ -509,6 +572,7 @@ export async function startup(ctx: Context): Promise<Workload> {
   const collector = new Collector('start-up', {
     inProcessCold: { title: 'in-process: first startRegistry() in a fresh process, until it resolves', unit: 'ms', better: 'lower' },
     inProcessWarm: { title: 'in-process: later startRegistry() calls in the same process', unit: 'ms', better: 'lower' },
+    inProcessTls: { title: 'in-process: later startRegistry({ tls: true }) calls (CA + server certificate made), bare: https listen with a ready certificate', unit: 'ms', better: 'lower' },
     cli: { title: 'CLI: spawn until the ready line', unit: 'ms', better: 'lower' },
   });
   // In-process: one fresh child per round (its first call is what a test file pays), warm calls after it.
@@ -516,10 +580,12 @@ export async function startup(ctx: Context): Promise<Workload> {
   const imports: number[] = [];
   for (let round = 0; round < config.rounds; round++) {
     try {
-      const result = JSON.parse(await runChild([INPROCESS, String(perChild)])) as { importMs: number; firstMs: number; ours: number[]; bare: number[] };
+      const result = JSON.parse(await runChild([INPROCESS, String(perChild)])) as { importMs: number; firstMs: number; ours: number[]; bare: number[]; tlsOurs: number[]; tlsBare: number[] };
       collector.add('inProcessCold', 'ours', result.firstMs);
       for (const ms of result.ours) collector.add('inProcessWarm', 'ours', ms);
       for (const ms of result.bare) collector.add('inProcessWarm', 'bare', ms);
+      for (const ms of result.tlsOurs) collector.add('inProcessTls', 'ours', ms);
+      for (const ms of result.tlsBare) collector.add('inProcessTls', 'bare', ms);
       imports.push(result.importMs);
     } catch (error) {
       collector.fail('ours', error);

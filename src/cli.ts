@@ -18,6 +18,7 @@ import { isName, isTag } from './oci/reference.js';
 import { closestName } from './suggest.js';
 import type { RequestRecord } from './http/record.js';
 import { UPSTREAM_FIELD_FLAGS, applyUpstreamFields, parseMirror, parseUpstream, type UpstreamFieldFlag } from './cli/mirror.js';
+import { applyTlsFlag, TLS_ARGS, writeCa, type CaOutput } from './cli/tls.js';
 
 const PROGRAM = 'oci-test-registry';
 /** The CLI's port when neither --port nor $PORT is given (the API's default is 0, a free port). */
@@ -100,6 +101,8 @@ const OPTION_FLAGS: { readonly [K in OptionKey]: OptionFlag } = {
   upstream: { kind: 'upstream', help: 'be a pull-through mirror of this registry URL (or the upstream option as JSON or @FILE; see README "As a mirror")' },
   upstreams: { kind: 'mirror', flag: 'mirror', help: 'mirror URL for clients naming HOST (containerd\'s ?ns=HOST; repeatable)' },
   answers: { kind: 'json', help: 'the registry\'s own status, code, message and headers for those refusals, as JSON or @FILE (see README "Quirk switches")', defaultText: 'ours' },
+  tls: { kind: 'switch', help: 'serve HTTPS with a certificate signed by a CA made at start (write it with --ca-out / --certs-dir; see "HTTPS and HTTP/2")' },
+  http2: { kind: 'switch', help: 'offer HTTP/2 (ALPN h2, HTTP/1.1 still served); needs --tls' },
 };
 
 /** `maxManifestBytes` → `max-manifest-bytes`, `uploadTimeoutMs` → `upload-timeout` (the unit goes in the value). */
@@ -142,7 +145,13 @@ function example(flag: OptionFlag): string {
 const CLI_FLAGS = {
   seed: { value: '[NAME[:TAG]=]DIR', example: './layout', help: 'load an OCI image layout at start (repeatable; see "Seeding")' },
   export: { value: 'DIR', example: './registry-export', help: 'on shutdown, write every repository as a layout to DIR/<name>' },
-  json: { value: '', example: '', help: 'print the ready line as JSON: {"url","host","port","pid"}' },
+  json: { value: '', example: '', help: 'print the ready line as JSON: {"url","host","port","pid"}, with TLS also "ca" (the CA file)' },
+  'tls-cert': { value: 'FILE', example: './server.crt', help: 'serve this certificate (PEM) instead of a generated one; needs --tls-key (implies --tls)' },
+  'tls-key': { value: 'FILE', example: './server.key', help: 'the private key (PEM) of --tls-cert' },
+  'tls-client-ca': { value: 'FILE', example: './client-ca.crt', help: 'require client certificates signed by this CA (mutual TLS; implies --tls)' },
+  'tls-host': { value: 'NAME', example: 'registry.local', help: 'another DNS name or IP address for the generated certificate (repeatable; implies --tls)' },
+  'ca-out': { value: 'FILE', example: './ca.crt', help: 'write the generated CA certificate (PEM) to FILE (implies --tls)' },
+  'certs-dir': { value: 'DIR', example: '/etc/docker/certs.d', help: 'write the CA as DIR/<host>:<port>/ca.crt for each name of the server, as Docker, containerd and podman read it (implies --tls)' },
   log: { value: '[text|json]', example: 'json', help: 'one line per request on stderr (method, path, status, bytes, ms), or JSON lines' },
   profiles: { value: '', example: '', help: 'list the profiles (--profile NAME), one line each, and exit' },
   help: { value: '', example: '', help: 'print this help and exit' },
@@ -399,6 +408,8 @@ interface CommandLine {
   log?: 'text' | 'json';
   seeds: Seed[];
   exportDir?: string;
+  /** Where to write the generated CA (--ca-out, --certs-dir). */
+  ca: CaOutput;
   options: RegistryOptions & { host: string; port: number };
 }
 
@@ -414,6 +425,7 @@ function parseArgsOptions(): ParseArgsOptions {
     help: { type: 'boolean', short: 'h' },
     version: { type: 'boolean', short: 'v' },
     profiles: { type: 'boolean' },
+    ...TLS_ARGS,
   };
   for (const [name, flag] of Object.entries(UPSTREAM_FIELD_FLAGS)) options[name] = { type: flag.value ? 'string' : 'boolean' };
   for (const [name, { flag }] of BY_FLAG) {
@@ -516,7 +528,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     if (error instanceof UsageError) throw error;
     throw usageFromParseError(error as Error & { code?: string }, config);
   }
-  const line: CommandLine = { help: false, version: false, json: false, seeds: [], options: { host: DEFAULT_OPTIONS.host, port: DEFAULT_PORT } };
+  const line: CommandLine = { help: false, version: false, json: false, seeds: [], ca: {}, options: { host: DEFAULT_OPTIONS.host, port: DEFAULT_PORT } };
   const options = line.options as unknown as Record<string, unknown>;
   let portGiven = false;
   const upstreamFields: [UpstreamFieldFlag, string | undefined][] = [];
@@ -542,6 +554,11 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     if (Object.hasOwn(UPSTREAM_FIELD_FLAGS, name)) {
       upstreamFields.push([name as UpstreamFieldFlag, value]);
       continue;
+    }
+    try {
+      if (applyTlsFlag(name, value ?? '', line.options, line.ca)) continue;
+    } catch (error) {
+      throw new UsageError((error as Error).message);
     }
     const negated = name.startsWith('no-') && !BY_FLAG.has(name);
     const { key, flag } = BY_FLAG.get(negated ? name.slice(3) : name)!;
@@ -571,7 +588,11 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
 
 /** The library names options (`option maxPageSize must …`); the command line names flags (`--max-page-size must …`). */
 function inFlagTerms(message: string): string {
-  return message.replace(/\boption (\w+)(\.\w+)?/, (_, key: string) => `--${(OPTION_FLAGS as Partial<Record<string, OptionFlag>>)[key]?.flag ?? flagName(key)}`);
+  // tls.cert → --tls-cert, tls.clientCa → --tls-client-ca, tls.hosts → --tls-host: the tls object's parts are flags of their own.
+  return message
+    .replace(/\boption tls\.(\w+)/, (_, part: string) => `--tls-${flagName(part === 'hosts' ? 'host' : part)}`)
+    .replace(/\btls\.(cert|key)\b/g, '--tls-$1')
+    .replace(/\boption (\w+)(\.\w+)?/, (_, key: string) => `--${(OPTION_FLAGS as Partial<Record<string, OptionFlag>>)[key]?.flag ?? flagName(key)}`);
 }
 
 // ---------------------------------------------------------------------------
@@ -666,7 +687,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   }
 
   let registry: RunningRegistry | undefined;
-  let ready = false;
+  let started = false;
   let stopping: Promise<void> | undefined;
   /** Settles with start-up's problem, if any (then main reports it and exits 2). */
   let starting: Promise<string | undefined> = Promise.resolve(undefined);
@@ -675,7 +696,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     if ((await starting) !== undefined) return;
     if (!registry) return exit(0);
     await registry.close();
-    if (ready && line.exportDir !== undefined) {
+    if (started && line.exportDir !== undefined) {
       try {
         const { exportLayouts } = await import('./layout/export.js');
         for (const result of await exportLayouts(registry.store, line.exportDir)) {
@@ -752,8 +773,16 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     process.stderr.write(`${PROGRAM}: warning: listening on ${options.host}: ${who} this registry; use --host 127.0.0.1 to keep it local\n`);
   }
   const { url, host, port } = registry;
-  process.stdout.write(line.json ? `${JSON.stringify({ url, host, port, pid: process.pid })}\n` : `${PROGRAM} listening on ${url}\n`);
-  ready = true;
+  let ca: string | undefined;
+  try {
+    ca = await writeCa(registry, line.ca);
+  } catch (error) {
+    await registry.close();
+    return fail(`cannot write the CA certificate: ${(error as Error).message}`);
+  }
+  const ready = ca === undefined ? { url, host, port, pid: process.pid } : { url, host, port, pid: process.pid, ca };
+  process.stdout.write(line.json ? `${JSON.stringify(ready)}\n` : `${PROGRAM} listening on ${url}\n`);
+  started = true;
   if (process.send && process.connected) {
     process.send({ ready: true, url, host, port, pid: process.pid }, (error: Error | null) => void error);
   }

@@ -5,7 +5,9 @@
 export { startRegistry, createRegistry } from './registry.js';
 export type { Registry, RunningRegistry } from './registry.js';
 export { DEFAULT_OPTIONS } from './options.js';
-export type { RegistryOptions, ResolvedOptions } from './options.js';
+export type { RegistryOptions, ResolvedOptions, TlsOptions } from './options.js';
+export type { RegistryTls } from './tls/credentials.js';
+export type { CertificatePair, Validity } from './tls/authority.js';
 export type { RequestRecord, MountRecord, MountDeclineReason } from './http/record.js';
 export type { AuthOptions } from './auth/authenticate.js';
 export type { AccessRule, Scope, Action } from './auth/scope.js';

@@ -67,6 +67,8 @@ export const OPTION_TYPES: { readonly [K in keyof Required<RegistryOptions>]: Ch
   answers: OBJECT,
   uploadState: BOOLEAN,
   eventStreamHeartbeatMs: NUMBER,
+  tls: is((v) => typeof v === 'boolean' || object(v), 'true, false or { hosts, cert, key, clientCa }'),
+  http2: BOOLEAN,
   mountWithoutSourceAccess: is((v) => v === 'challenge' || v === 'upload', "'challenge' or 'upload'"),
 };
 

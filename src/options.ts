@@ -154,6 +154,29 @@ export interface RegistryOptions {
   upstream?: UpstreamOptions;
   /** Upstreams by the registry host a client names in containerd's `?ns=<host>`; a `ns` naming none is 404. Default: none. */
   upstreams?: Record<string, UpstreamOptions>;
+  /**
+   * Serve HTTPS (startRegistry). `true`: a certificate authority made in
+   * memory at start signs a server certificate for 127.0.0.1, ::1, localhost
+   * (and `hosts`); `registry.tls.ca` is what clients trust. An object adds
+   * `hosts`, the caller's own `cert` + `key` (PEM text or file paths), or
+   * `clientCa` (PEM text or file path; `true`: the generated CA) to require
+   * client certificates (mutual TLS). Default `false`.
+   */
+  tls?: boolean | TlsOptions;
+  /** Offer HTTP/2 (ALPN `h2`, HTTP/1.1 still served); needs `tls`. Default `false`. */
+  http2?: boolean;
+}
+
+/** The object form of the `tls` option. */
+export interface TlsOptions {
+  /** Extra DNS names and IP addresses the generated server certificate is valid for. */
+  hosts?: string[];
+  /** The server certificate (chain) to serve instead of a generated one: PEM text or a file path; needs `key`. */
+  cert?: string;
+  /** The private key of `cert`: PEM text or a file path. */
+  key?: string;
+  /** Require client certificates signed by this CA (PEM text or a file path), or by the generated CA (`true`). */
+  clientCa?: string | true;
 }
 
 type Optional = 'auth' | 'store' | 'maxPageSize' | 'onRequest' | 'teardown' | 'faults' | 'rateLimit' | 'chunkMinBytes' | 'chunkMaxBytes' | 'profile' | 'pullLimit' | 'upstream' | 'upstreams';
@@ -195,6 +218,8 @@ export const DEFAULT_OPTIONS: Readonly<Omit<ResolvedOptions, Optional>> = Object
   catalog: true,
   answers: {},
   eventStreamHeartbeatMs: 15_000,
+  tls: false,
+  http2: false,
   onError: (error: Error) => {
     process.stderr.write(`oci-test-registry: internal error: ${error.stack ?? error.message}\n`);
   },
@@ -284,6 +309,15 @@ export function resolveOptions(options: RegistryOptions = {}): ResolvedOptions {
     const problem = upstream === undefined ? undefined : upstreamProblem(upstream);
     if (problem) throw new TypeError(`option ${where}${problem}`);
   }
+  if (resolved.http2 && !resolved.tls) throw new TypeError('option http2 needs tls (browsers and Go clients speak HTTP/2 only over TLS)');
+  if (typeof resolved.tls === 'object') {
+    const { cert, key, hosts, clientCa } = resolved.tls;
+    if ((cert === undefined) !== (key === undefined)) throw new TypeError(`option tls.${cert === undefined ? 'cert' : 'key'} is missing: give tls.cert and tls.key together`);
+    if (hosts !== undefined && (!Array.isArray(hosts) || hosts.some((h) => typeof h !== 'string' || !/^[A-Za-z0-9.*-]+$|^\[?[0-9A-Fa-f:.]+\]?$/.test(h)))) {
+      throw new TypeError(`option tls.hosts must be DNS names or IP addresses, got ${JSON.stringify(hosts)}`);
+    }
+    if (clientCa !== undefined && clientCa !== true && typeof clientCa !== 'string') throw new TypeError('option tls.clientCa must be PEM text, a file path or true');
+  } else if (typeof resolved.tls !== 'boolean') throw new TypeError('option tls must be true, false or an object');
   if (!Number.isInteger(resolved.port) || resolved.port < 0 || resolved.port > 65535) {
     throw new TypeError(`option port must be an integer from 0 to 65535, got ${String(resolved.port)}`);
   }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { resolveOptions, type RegistryOptions, type ResolvedOptions } from './options.js';
 import { createPipeline } from './http/pipeline.js';
+import { requestFields } from './http/connection.js';
 import type { RequestRecord } from './http/record.js';
 import type { Controls } from './http/context.js';
 import { MemoryStore } from './store/memory.js';
@@ -9,7 +10,8 @@ import type { StoreObserver } from './store/store.js';
 import { Journal } from './control/journal.js';
 import { RegistryEvents } from './control/events.js';
 import { Faults } from './control/faults.js';
-import { listen } from './server.js';
+import { listen, type Transport } from './server.js';
+import type { RegistryTls } from './tls/credentials.js';
 
 /** A registry that is not listening: a request listener to mount in your own node:http server. */
 export interface Registry {
@@ -38,8 +40,10 @@ export interface Registry {
 
 /** A listening registry (see {@link startRegistry}). */
 export interface RunningRegistry extends Omit<Registry, 'handler' | 'close'>, AsyncDisposable {
-  /** `http://127.0.0.1:PORT` (IPv6 hosts bracketed); never ends in `/`. */
+  /** `http://127.0.0.1:PORT` (`https://` with `tls`; IPv6 hosts bracketed); never ends in `/`. */
   readonly url: string;
+  /** With `tls`: the CA clients trust, the server certificate and key (PEM), and client certificates for mutual TLS. */
+  readonly tls: RegistryTls | undefined;
   /** `127.0.0.1:PORT`, for image references such as `${registry.host}/repo:tag`. */
   readonly host: string;
   readonly port: number;
@@ -76,7 +80,7 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
   store.observe(observe(events));
   const { onRequest, onError } = resolved;
   const onRecord = (record: RequestRecord, req: IncomingMessage, res: ServerResponse) => {
-    const entry = journal.record(record, req.headers, res.getHeaders());
+    const entry = journal.record(record, requestFields(req), res.getHeaders());
     if (entry) events.request(entry);
     try {
       onRequest?.(record);
@@ -141,9 +145,19 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
   const teardown = teardownHook(options.teardown);
   // The running registry registers its own close (which includes the inner one).
   const registry = createRegistry({ ...options, teardown: undefined });
+  const { tls, http2 } = registry.options;
   let listening;
+  let secure: RegistryTls | undefined;
   try {
-    listening = await listen(registry.handler, registry.options);
+    let transport: Transport | undefined;
+    if (tls) {
+      // Loaded only with TLS on: a plain registry's start-up does not pay for it.
+      const { credentials } = await import('./tls/credentials.js');
+      const made = await credentials(tls);
+      secure = made.info;
+      transport = { credentials: made.server, http2 };
+    }
+    listening = await listen(registry.handler, registry.options, transport);
   } catch (error) {
     await registry.close();
     throw error;
@@ -157,8 +171,9 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
   const { handler: _handler, close: _close, ...rest } = registry;
   const running: RunningRegistry = {
     ...rest,
-    url: `http://${host}`,
+    url: `${secure ? 'https' : 'http'}://${host}`,
     host,
+    tls: secure,
     port: listening.port,
     close,
     [Symbol.asyncDispose]: close,

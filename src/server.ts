@@ -1,6 +1,8 @@
-import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Session } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { ResolvedOptions } from './options.js';
+import type { ServerCredentials } from './tls/credentials.js';
 
 /**
  * Answers a request node:http could not parse (bad framing, a body longer
@@ -56,9 +58,53 @@ export interface Listening {
   close(graceMs: number): Promise<void>;
 }
 
+/** How to serve: plain HTTP/1.1, HTTPS, or HTTPS offering h2 and http/1.1 by ALPN. */
+export interface Transport {
+  credentials: ServerCredentials;
+  http2: boolean;
+}
+
+/**
+ * node:http2's limits, set here rather than left to defaults, so a client
+ * cannot make one session cost unbounded memory or CPU. Streams past
+ * maxConcurrentStreams are refused (RST_STREAM REFUSED_STREAM), and a session
+ * that keeps opening them (maxSessionRejectedStreams), sends invalid frames,
+ * or floods PING / SETTINGS without reading the acknowledgements (nghttp2
+ * counts unsent acks) is closed with GOAWAY.
+ */
+export const HTTP2_LIMITS = {
+  maxSessionMemory: 32, // MiB of queued frames per session (node's default is 10)
+  maxOutstandingPings: 10,
+  maxSettings: 32,
+  maxSessionRejectedStreams: 100,
+  maxSessionInvalidFrames: 1000,
+  maxHeaderListPairs: 128,
+  // Time a connection may take to pick a protocol (ALPN) before it is closed.
+  unknownProtocolTimeout: 10_000,
+  settings: { maxConcurrentStreams: 256, maxHeaderListSize: 64 * 1024, enablePush: false },
+} as const;
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** The server for a transport; TLS modules are loaded only when TLS is on (start-up time). */
+async function createFor(transport: Transport | undefined, connectionsCheckingInterval: number, onRequest: Handler): Promise<Server> {
+  // A missing Host is answered by the pipeline with an OCI error, not by node:http's bare 400.
+  const common = { connectionsCheckingInterval, requireHostHeader: false };
+  if (!transport) return createServer(common, onRequest);
+  if (!transport.http2) {
+    const https = await import('node:https');
+    return https.createServer({ ...common, ...transport.credentials }, onRequest) as unknown as Server;
+  }
+  const http2 = await import('node:http2');
+  const server = http2.createSecureServer({ ...transport.credentials, ...HTTP2_LIMITS, allowHTTP1: true }, onRequest as unknown as (req: Http2ServerRequest, res: Http2ServerResponse) => void);
+  return server as unknown as Server;
+}
+
 /** Listens with `handler` on `options.host:options.port`; resolves once the port accepts connections. */
-export function listen(handler: (req: IncomingMessage, res: ServerResponse) => void, options: ResolvedOptions): Promise<Listening> {
+export async function listen(handler: Handler, options: ResolvedOptions, transport?: Transport): Promise<Listening> {
   const inflight = new Set<ServerResponse>();
+  const sockets = new Set<Socket>();
+  const sessions = new Set<ServerHttp2Session>();
   let closing = false;
   let idle: (() => void) | undefined;
 
@@ -66,8 +112,7 @@ export function listen(handler: (req: IncomingMessage, res: ServerResponse) => v
   // (30 s by default): check often enough that the configured timeouts hold.
   const shortest = Math.min(options.headersTimeoutMs, options.requestTimeoutMs || Infinity);
   const connectionsCheckingInterval = Math.max(100, Math.min(30_000, Math.floor(shortest / 4)));
-  // A missing Host is answered by the pipeline with an OCI error, not by node:http's bare 400.
-  const server = createServer({ connectionsCheckingInterval, requireHostHeader: false }, (req, res) => {
+  const server = await createFor(transport, connectionsCheckingInterval, (req, res) => {
     // Once closing, answer what arrives but do not keep its connection.
     if (closing) res.shouldKeepAlive = false;
     inflight.add(res);
@@ -82,15 +127,31 @@ export function listen(handler: (req: IncomingMessage, res: ServerResponse) => v
   server.requestTimeout = options.requestTimeoutMs;
   server.keepAliveTimeout = options.keepAliveTimeoutMs;
   // An idle connection (nothing sent or received) is closed; a stalled upload chunk rolls back.
+  // On the HTTP/2 server this is the session's idle timeout (node destroys a session that times out).
   server.timeout = options.idleTimeoutMs;
   server.on('clientError', onClientError);
+  // Every connection, whatever its protocol, so close() can end them all.
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.on('session', (session: ServerHttp2Session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+    // A session error (a flood, a protocol error) closes that session only.
+    session.on('error', () => undefined);
+  });
+  // A failed handshake (plain HTTP, a refused client certificate) concerns that connection only.
+  server.on('tlsClientError', () => undefined);
 
   let closed: Promise<void> | undefined;
   const close = (graceMs: number): Promise<void> => {
     closed ??= new Promise<void>((resolve) => {
       closing = true;
       server.close(() => resolve());
-      server.closeIdleConnections();
+      server.closeIdleConnections?.();
+      // GOAWAY: no new streams; the ones in flight finish (RFC 9113 §6.8).
+      for (const session of sessions) session.close();
       for (const res of inflight) if (!res.headersSent) res.shouldKeepAlive = false;
       const drained = new Promise<void>((done) => {
         idle = done;
@@ -103,7 +164,9 @@ export function listen(handler: (req: IncomingMessage, res: ServerResponse) => v
       });
       void Promise.race([drained, grace]).then(() => {
         clearTimeout(timer);
-        server.closeAllConnections();
+        server.closeAllConnections?.();
+        for (const session of sessions) session.destroy();
+        for (const socket of sockets) socket.destroy();
       });
     });
     return closed;

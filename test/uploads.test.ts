@@ -3,8 +3,8 @@
 // status) — end-4a, end-4b, end-5, end-6, end-13 — and the rules around them:
 // names, methods, session lifetime, digests and digest algorithms.
 import t from 'tap';
-import { request, type OutgoingHttpHeaders } from 'node:http';
-import { collectReply, send, sha256, sha512, startFor, type Reply } from './helpers/http.js';
+import type { OutgoingHttpHeaders } from 'node:http';
+import { send, sha256, sha512, startFor, type Reply } from './helpers/http.js';
 import { pushBlob } from './helpers/push.js';
 import { seededBytes as bytesOf } from './helpers/bytes.js';
 import { OCTETS, UUID, at, call, checkCommon, checkError, open, patchChunk, rangeOf, type Test } from './helpers/upload.js';
@@ -12,15 +12,9 @@ import type { RunningRegistry } from '../src/index.js';
 
 /** A request whose path is sent exactly as written (no URL normalisation of `..`, `%2e` …). */
 function sendPath(t: Test, registry: RunningRegistry, method: string, path: string, headers: OutgoingHttpHeaders = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: registry.port, method, path, headers, agent: false }, (res) => {
-      collectReply(res).then((reply) => {
-        checkCommon(t, method, path, reply);
-        resolve(reply);
-      }, reject);
-    });
-    req.on('error', reject);
-    req.end();
+  return send(registry.url, method, path, { headers }).then((reply) => {
+    checkCommon(t, method, path, reply);
+    return reply;
   });
 }
 

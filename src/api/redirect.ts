@@ -16,7 +16,11 @@ export class BlobRedirects {
   readonly ttlSeconds: number;
   readonly host: string | undefined;
 
-  constructor(options: { host?: string; ttlSeconds?: number }) {
+  constructor(
+    options: { host?: string; ttlSeconds?: number },
+    /** `https` when the registry serves TLS: the signed URL is on the same server, so the same certificate. */
+    readonly scheme: 'http' | 'https' = 'http',
+  ) {
     this.ttlSeconds = options.ttlSeconds ?? 60;
     this.host = options.host;
   }
@@ -36,7 +40,7 @@ export class BlobRedirects {
     const host = this.host ?? (loopback ? `${loopback[1] === 'localhost' ? '127.0.0.1' : 'localhost'}${loopback[2] ?? ''}` : authority);
     const expires = Math.floor(Date.now() / 1000) + this.ttlSeconds;
     const query = new URLSearchParams({ name, expires: String(expires), signature: this.#sign(name, digest, expires) });
-    return `http://${host}${REDIRECT_PREFIX}${digest}?${query}`;
+    return `${this.scheme}://${host}${REDIRECT_PREFIX}${digest}?${query}`;
   }
 
   /** Checks a signed URL's query; throws DENIED (403) when forged or expired. */

@@ -47,7 +47,12 @@ export class Authenticator {
   readonly #dummy = digestOf('');
   readonly #mounts: MountOptions;
 
-  constructor(options: AuthOptions, mounts: MountOptions = { mount: true, mountWithoutSourceAccess: 'challenge' }) {
+  constructor(
+    options: AuthOptions,
+    mounts: MountOptions = { mount: true, mountWithoutSourceAccess: 'challenge' },
+    /** The scheme of the token realm: the registry's own (`https` with TLS). */
+    readonly scheme: 'http' | 'https' = 'http',
+  ) {
     this.#mounts = mounts;
     this.mode = options.basic ? 'basic' : 'token';
     const users = options.basic?.users ?? options.token?.users ?? {};
@@ -124,7 +129,7 @@ export class Authenticator {
    * §3.3), so a client that follows it gets one token that does it all.
    */
   challenge(authority: string, scopes: Scope[], error?: 'invalid_token' | 'insufficient_scope'): string {
-    let value = `Bearer realm="http://${authority}/token",service="${authority}"`;
+    let value = `Bearer realm="${this.scheme}://${authority}/token",service="${authority}"`;
     if (scopes.length > 0) value += `,scope="${scopes.map(formatScope).join(' ')}"`;
     if (error) value += `,error="${error}"`;
     return value;

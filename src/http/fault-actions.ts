@@ -5,6 +5,7 @@ import type { FaultAction } from '../control/faults.js';
 import type { RouteKind } from './route.js';
 import { sendEmpty, sendJson } from './reply.js';
 import { drain } from './body.js';
+import { abortExchange, closeAfterAnswer, endEarly } from './connection.js';
 
 /** The spec code a 4xx of this status most likely carries on this route, for a fault that names none. */
 function codeFor(status: number, route: RouteKind | undefined): ErrorCode | 'UNKNOWN' {
@@ -26,11 +27,11 @@ function codeFor(status: number, route: RouteKind | undefined): ErrorCode | 'UNK
  * connection (the client sees a response shorter than its Content-Length);
  * everything the handler writes after that is swallowed so it finishes normally.
  */
-function cutAfter(res: ServerResponse, limit: (contentLength: number) => number): void {
+function cutAfter(res: ServerResponse, limit: (contentLength: number) => number, reset: boolean): void {
   const write = res.write.bind(res) as (chunk: unknown, cb?: () => void) => boolean;
   let allowed: number | undefined;
   let cut = false;
-  const close = () => res.socket?.destroySoon();
+  const close = () => endEarly(res, reset);
   const take = (chunk: unknown, ending: boolean): void => {
     if (cut) return;
     allowed ??= limit(Number(res.getHeader('content-length') ?? 0));
@@ -79,18 +80,18 @@ export async function applyFault(action: FaultAction, res: ServerResponse, route
   }
   if ('drop' in action) {
     if (action.drop === 'before-response') {
-      res.socket?.destroy();
+      abortExchange(res);
       return { answered: true };
     }
-    cutAfter(res, (length) => Math.floor(length / 2));
+    cutAfter(res, (length) => Math.floor(length / 2), true);
     return { answered: false };
   }
   if ('truncate' in action) {
-    cutAfter(res, () => action.truncate);
+    cutAfter(res, () => action.truncate, false);
     return { answered: false };
   }
   // An answering fault lets the client finish sending first, as an error answer does.
-  if (!(await drain(res.req, 1024 * 1024))) res.setHeader('Connection', 'close');
+  if (!(await drain(res.req, 1024 * 1024))) closeAfterAnswer(res);
   if ('rateLimit' in action) {
     const seconds = Math.ceil(action.rateLimit.retryAfterSeconds);
     sendJson(res, 429, { errors: [{ code: 'TOOMANYREQUESTS', message: `too many requests (injected by ${id}): retry after ${seconds} s` }] }, { 'Retry-After': String(seconds) });

@@ -6,6 +6,7 @@ import { checkRoute, notFound, parseRoute, type Route, type RouteKind } from './
 import { sendError, sendJson } from './reply.js';
 import { RequestRecorder, type RecordListener } from './record.js';
 import { drain } from './body.js';
+import { closeAfterAnswer, requestAuthority } from './connection.js';
 import { RateLimiter } from './rate-limit.js';
 import { NOBODY_CHECKS } from '../auth/principal.js';
 import type { Controls, Handler } from './context.js';
@@ -66,14 +67,16 @@ export function createPipeline(store: SeedableStore, options: ResolvedOptions, c
   const warnings = options.warnings.map((text) => `299 - "${text}"`);
   // Auth and blob redirects are built on the first request, loading their modules only when their option is on.
   let optional: Promise<void> | undefined;
+  // URLs the registry hands out (token realm, blob redirects) use the scheme it serves.
+  const scheme = options.tls ? 'https' : 'http';
   const loadOptional = async () => {
     if (options.auth) {
       const { Authenticator } = await import('../auth/authenticate.js');
-      controls.auth = new Authenticator(options.auth, options);
+      controls.auth = new Authenticator(options.auth, options, scheme);
     }
     if (options.blobRedirect) {
       const { BlobRedirects } = await import('../api/redirect.js');
-      controls.redirects = new BlobRedirects(options.blobRedirect === true ? {} : options.blobRedirect);
+      controls.redirects = new BlobRedirects(options.blobRedirect === true ? {} : options.blobRedirect, scheme);
     }
     if (mirrored) {
       const { Upstreams } = await import('../upstream/routing.js');
@@ -129,13 +132,13 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: Deps, rec
   const route = parseRoute(req.url ?? '/');
   if (recorder) recorder.route = route;
   // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host.
-  if (req.headers.host === undefined && req.httpVersionMinor >= 1) throw unsupported('an HTTP/1.1 request needs a Host header', 400);
+  if (requestAuthority(req) === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor >= 1) throw unsupported('an HTTP/1.1 request needs a Host header', 400);
   checkRoute(route);
   const off = (route.kind === 'control' && !options.control) || (route.kind === 'redirect' && !controls.redirects) || (route.kind === 'token' && controls.auth?.mode !== 'token');
   if (off) throw notFound(route.path);
   // The Host header, else the address the connection came in on (HTTP/1.0 clients may omit Host).
   const local = req.socket.localAddress ?? '127.0.0.1';
-  const authority = req.headers.host ?? `${local.includes(':') ? `[${local}]` : local}:${req.socket.localPort}`;
+  const authority = requestAuthority(req) ?? `${local.includes(':') ? `[${local}]` : local}:${req.socket.localPort}`;
   const principal = controls.auth ? controls.auth.check(req, route, authority) : NOBODY_CHECKS;
   if (route.kind !== 'control') {
     const wait = deps.limiter?.retryAfter();
@@ -187,7 +190,7 @@ async function fail(req: IncomingMessage, res: ServerResponse, error: unknown, o
   }
   // Let a client finish sending a (small) body so it reads the answer; a body
   // left unread would be parsed as the next request, so then close instead.
-  if (!(await drain(req, DRAIN_LIMIT)) && !res.destroyed) res.setHeader('Connection', 'close');
+  if (!(await drain(req, DRAIN_LIMIT)) && !res.destroyed) closeAfterAnswer(res);
   if (res.destroyed) return;
   const head = req.method === 'HEAD';
   if (error instanceof RegistryError) {

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { responseCompleted } from './connection.js';
 import type { Route, RouteKind } from './route.js';
 import type { ErrorCode } from '../oci/errors.js';
 import { bytesRead } from './body.js';
@@ -9,6 +10,8 @@ export interface RequestRecord {
   /** When the request arrived (ms since the epoch). */
   at: number;
   method: string;
+  /** The HTTP version the request came over: `'1.1'`, `'2.0'` (HTTP/2) or `'1.0'`. */
+  httpVersion: string;
   /** Path and query as requested. */
   path: string;
   /** The route the request addressed; undefined when its URL matched none. */
@@ -108,12 +111,15 @@ export class RequestRecorder {
       if (typeof chunk === 'string') this.#bytesOut += Buffer.byteLength(chunk);
       else if (chunk instanceof Uint8Array) this.#bytesOut += chunk.length;
     };
+    // node:http2's compatibility end(chunk) writes the chunk through write(): count it once.
+    let ending = false;
     res.write = ((chunk: unknown, ...rest: unknown[]) => {
-      count(chunk);
+      if (!ending) count(chunk);
       return write(chunk, ...rest);
     }) as ServerResponse['write'];
     res.end = ((chunk?: unknown, ...rest: unknown[]) => {
       if (typeof chunk !== 'function') count(chunk);
+      ending = true;
       return end(chunk, ...rest);
     }) as ServerResponse['end'];
     res.once('close', () => onRecord(this.#record(), req, res));
@@ -124,13 +130,14 @@ export class RequestRecorder {
     const record: RequestRecord = {
       at: this.#at,
       method: req.method ?? '',
+      httpVersion: req.httpVersion,
       path: req.url ?? '',
       // 0 when the client went away before any status was sent.
       status: res.headersSent ? res.statusCode : 0,
       bytesIn: bytesRead(req),
       bytesOut: req.method === 'HEAD' ? 0 : this.#bytesOut,
       durationMs: Math.round((performance.now() - this.#started) * 1000) / 1000,
-      completed: res.writableFinished,
+      completed: responseCompleted(res),
     };
     if (route) {
       record.route = route.kind;

@@ -42,7 +42,8 @@ export function startCli(t: Teardown, args: string[]): Promise<RunningCli> {
   });
   return new Promise((resolve, reject) => {
     child.stdout.on('data', () => {
-      const match = /^oci-test-registry listening on (http:\/\/(\S+))\n/.exec(stdout);
+      // The text ready line, or the --json one.
+      const match = /^oci-test-registry listening on (https?:\/\/(\S+))\n/.exec(stdout) ?? /^\{"url":"(https?:\/\/([^"]+))".*\n/.exec(stdout);
       if (match) resolve({ url: match[1]!, host: match[2]!, stdout: () => stdout, stderr: () => stderr, stop: () => (child.kill('SIGTERM'), exited) });
     });
     void exited.then((code) => reject(new Error(`the CLI exited with ${code} before its ready line: ${stderr}`)));

@@ -1,7 +1,15 @@
 // Test-side HTTP client: node:http with nothing added behind our back, so a
 // test controls every header (Content-Length, Content-Range …) it sends.
+//
+// OCI_TEST_TRANSPORT=h2 (`npm run test:h2`) runs the same tests over HTTP/2:
+// startFor starts registries with { tls: true, http2: true } and send speaks
+// h2 to them, trusting their generated CA. Files that need HTTP/1.1 itself are
+// listed, with why, in test/h2-excluded.ts.
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { connect as http2Connect, constants as h2 } from 'node:http2';
 import { connect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { startRegistry, type RegistryOptions, type RunningRegistry } from '../../src/index.js';
 
 export interface Reply {
@@ -25,43 +33,105 @@ export function collectReply(res: IncomingMessage): Promise<Reply> {
     const chunks: Buffer[] = [];
     res.on('data', (c: Buffer) => chunks.push(c));
     res.on('error', reject);
-    res.on('end', () => {
-      const bytes = Buffer.concat(chunks);
-      let json: any;
-      try {
-        json = bytes.length ? JSON.parse(bytes.toString('utf8')) : undefined;
-      } catch {
-        json = undefined;
-      }
-      resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body: bytes, json });
-    });
+    res.on('end', () => resolve(replyOf(res.statusCode ?? 0, res.headers, res.rawHeaders, Buffer.concat(chunks))));
   });
 }
 
-/** Sends one request to `base` (a registry url) and collects the whole reply. */
+function replyOf(status: number, headers: IncomingHttpHeaders, rawHeaders: string[], body: Buffer): Reply {
+  let json: any;
+  try {
+    json = body.length ? JSON.parse(body.toString('utf8')) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { status, headers, rawHeaders, body, json };
+}
+
+/**
+ * Sends one request to `base` (a registry url) and collects the whole reply.
+ * A `path` starting with `/` goes out as written (`a/../b`, `%2e` are not
+ * normalized), so tests can send paths a URL parser would rewrite.
+ */
 export function send(base: string, method: string, path: string, options: SendOptions = {}): Promise<Reply> {
   const url = new URL(path, base);
+  // Only bytes outside printable ASCII are escaped, as a URL parser would; dot segments and %-escapes stay.
+  const target = path.startsWith('/') ? path.replace(/[^\x21-\x7e]/gu, (c) => encodeURIComponent(c)) : `${url.pathname}${url.search}`;
   const body = typeof options.body === 'string' ? Buffer.from(options.body) : options.body;
   const headers: OutgoingHttpHeaders = { ...options.headers };
   if (body && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-length' || h.toLowerCase() === 'transfer-encoding')) {
     headers['Content-Length'] = body.length;
   }
+  if (url.protocol === 'https:' && TRANSPORT === 'h2') return sendHttp2(url, target, method, headers, body);
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method, headers, agent: false }, (res) => collectReply(res).then(resolve, reject));
+    const req =
+      url.protocol === 'https:'
+        ? httpsRequest(url, { method, path: target, headers, agent: false, ca: trusted }, (res) => collectReply(res).then(resolve, reject))
+        : httpRequest(url, { method, path: target, headers, agent: false }, (res) => collectReply(res).then(resolve, reject));
     req.on('error', reject);
     req.end(body);
   });
 }
 
-/** Writes raw bytes on a fresh TCP connection and returns everything the server sent until it closed. */
+/** `h1` (default) or `h2`: how startFor's registries are served and send talks to them. */
+export const TRANSPORT = process.env.OCI_TEST_TRANSPORT === 'h2' ? 'h2' : 'h1';
+
+/** The CAs of the registries startFor started over TLS. */
+const trusted: string[] = [];
+/** Ports of the registries startFor put on TLS for the h2 run. */
+const tlsPorts = new Set<number>();
+
+/** Connection-specific headers HTTP/2 forbids (RFC 9113 §8.2.2); in h2 their job is done by framing. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te']);
+
+/** One request on its own HTTP/2 session (as agent: false is for HTTP/1.1), collected into a Reply. */
+function sendHttp2(url: URL, target: string, method: string, given: OutgoingHttpHeaders, body: Buffer | undefined): Promise<Reply> {
+  const headers: OutgoingHttpHeaders = { [h2.HTTP2_HEADER_METHOD]: method, [h2.HTTP2_HEADER_PATH]: target };
+  for (const [name, value] of Object.entries(given)) {
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower)) continue;
+    if (lower === 'host') headers[h2.HTTP2_HEADER_AUTHORITY] = value;
+    else headers[lower] = value;
+  }
+  return new Promise((resolve, reject) => {
+    const session = http2Connect(url.origin, { ca: trusted });
+    session.on('error', reject);
+    const stream = session.request(headers);
+    stream.on('error', (error) => {
+      session.destroy();
+      reject(error);
+    });
+    stream.on('response', (raw) => {
+      const status = Number(raw[h2.HTTP2_HEADER_STATUS]);
+      const headers: IncomingHttpHeaders = {};
+      const rawHeaders: string[] = [];
+      for (const [name, value] of Object.entries(raw)) {
+        if (name.startsWith(':') || value === undefined) continue;
+        headers[name] = value as string;
+        for (const one of Array.isArray(value) ? value : [value]) rawHeaders.push(name, String(one));
+      }
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        session.close();
+        resolve(replyOf(status, headers, rawHeaders, Buffer.concat(chunks)));
+      });
+    });
+    stream.end(body);
+  });
+}
+
+/** Writes raw bytes on a fresh TCP connection (TLS for a registry startFor started over TLS) and returns everything the server sent until it closed. */
 export function sendRaw(port: number, bytes: string | Buffer, host = '127.0.0.1'): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = connect(port, host);
+    // A registry startFor put on TLS gets the same bytes inside TLS (ALPN http/1.1: raw HTTP/1.1 on the h2 server).
+    const socket = tlsPorts.has(port) ? tlsConnect({ port, host, ca: trusted, ALPNProtocols: ['http/1.1'] }) : connect(port, host);
     const chunks: Buffer[] = [];
     socket.on('data', (c) => chunks.push(c));
     socket.on('error', (e: NodeJS.ErrnoException) => (e.code === 'ECONNRESET' ? resolve(Buffer.concat(chunks).toString('latin1')) : reject(e)));
     socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
-    socket.end(bytes);
+    // TLS has no half-close node:http honours: the server ends the connection itself (keep-alive timeout, or Connection: close).
+    if (tlsPorts.has(port)) socket.write(bytes);
+    else socket.end(bytes);
   });
 }
 
@@ -73,7 +143,11 @@ interface Teardown {
 
 /** Starts a registry for one tap test and closes it in that test's teardown. */
 export async function startFor(t: Teardown, options: RegistryOptions = {}): Promise<RunningRegistry> {
-  const registry = await startRegistry(options);
+  // Over h2 unless the test chose its own TLS setting.
+  const transport = TRANSPORT === 'h2' && options.tls === undefined ? { tls: true, http2: true } : {};
+  const registry = await startRegistry({ ...transport, ...options });
+  if (registry.tls?.ca) trusted.push(registry.tls.ca);
+  if (transport.tls) tlsPorts.add(registry.port);
   t.teardown(() => registry.close());
   return registry;
 }
