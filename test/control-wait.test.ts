@@ -6,8 +6,7 @@
 // sleeps: a wait still to come is known pending by its listener being added.
 import t from 'tap';
 import { once } from 'node:events';
-import { request } from 'node:http';
-import { send, sha256, startFor, type Reply } from './helpers/http.js';
+import { rawSocket, send, sha256, startFor, type Reply } from './helpers/http.js';
 import { assertError } from './helpers/fixtures.js';
 import { pushImage } from './helpers/push.js';
 import type { RunningRegistry } from '../src/index.js';
@@ -125,13 +124,13 @@ t.test('a client that hangs up cancels its wait: no listener is left and nothing
   const registry = await startFor(t, { control: true });
   for (const kind of ['push', 'request'] as const) {
     const listening = listenerAdded(registry, kind);
-    const req = request(`${registry.url}${WAIT}?event=${kind}&name=gone/app&timeoutMs=30000`, { agent: false });
-    req.on('error', () => {});
-    req.end();
+    const socket = rawSocket(registry.port);
+    socket.on('error', () => {});
+    socket.write(`GET ${WAIT}?event=${kind}&name=gone/app&timeoutMs=30000 HTTP/1.1\r\nHost: ${registry.host}\r\n\r\n`);
     await listening;
     t.equal(registry.events.listenerCount(kind), 1, `${kind}: the wait is listening`);
     const removed = once(registry.events, 'removeListener');
-    req.destroy();
+    socket.destroy();
     await removed;
     t.equal(registry.events.listenerCount(kind), 0, `${kind}: the listener is removed once the socket closes`);
   }

@@ -8,7 +8,7 @@
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect as http2Connect, constants as h2 } from 'node:http2';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { startRegistry, type RegistryOptions, type RunningRegistry } from '../../src/index.js';
 
@@ -120,11 +120,18 @@ function sendHttp2(url: URL, target: string, method: string, given: OutgoingHttp
   });
 }
 
+/**
+ * A fresh connection for raw HTTP/1.1 bytes: TCP, or for a registry startFor
+ * put on TLS the same bytes inside TLS (ALPN http/1.1: raw HTTP/1.1 on the h2 server).
+ */
+export function rawSocket(port: number, host = '127.0.0.1'): Socket {
+  return tlsPorts.has(port) ? tlsConnect({ port, host, ca: trusted, ALPNProtocols: ['http/1.1'] }) : connect(port, host);
+}
+
 /** Writes raw bytes on a fresh TCP connection (TLS for a registry startFor started over TLS) and returns everything the server sent until it closed. */
 export function sendRaw(port: number, bytes: string | Buffer, host = '127.0.0.1'): Promise<string> {
   return new Promise((resolve, reject) => {
-    // A registry startFor put on TLS gets the same bytes inside TLS (ALPN http/1.1: raw HTTP/1.1 on the h2 server).
-    const socket = tlsPorts.has(port) ? tlsConnect({ port, host, ca: trusted, ALPNProtocols: ['http/1.1'] }) : connect(port, host);
+    const socket = rawSocket(port, host);
     const chunks: Buffer[] = [];
     socket.on('data', (c) => chunks.push(c));
     socket.on('error', (e: NodeJS.ErrnoException) => (e.code === 'ECONNRESET' ? resolve(Buffer.concat(chunks).toString('latin1')) : reject(e)));

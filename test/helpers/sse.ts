@@ -2,7 +2,8 @@
 // bytes itself, parses the status line and headers, undoes chunked framing
 // and parses frames as WHATWG HTML "Server-sent events" says (fields, comment
 // lines, a blank line dispatching), so the tests see exactly what was sent.
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { rawSocket } from './http.js';
 
 /** One dispatched event, or a comment line (heartbeats). */
 export type SseFrame = { event: string; id?: string; data: string } | { comment: string };
@@ -30,7 +31,7 @@ export class SseReader {
    * With `read: false` the socket is then left paused: a reader that never reads.
    */
   static open(port: number, path: string, headers: Record<string, string> = {}, { read = true } = {}): Promise<SseReader> {
-    const socket = connect(port, '127.0.0.1');
+    const socket = rawSocket(port);
     const reader = new SseReader(socket);
     const lines = [`GET ${path} HTTP/1.1`, `Host: 127.0.0.1:${port}`, 'Accept: text/event-stream', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
     socket.write(`${lines.join('\r\n')}\r\n\r\n`);
