@@ -58,6 +58,8 @@ export async function importNodeBaseImage(dockerd: Dockerd, root: string, tag: s
   await mkdir(join(root, 'root'), { recursive: true });
   await mkdir(join(root, 'home/node'), { recursive: true });
   await chown(join(root, 'home/node'), 1000, 1000);
+  // The image's / (mkdtemp made it 0700): the user node must get through it.
+  await chmod(root, 0o755);
   await mkdir(join(root, 'tmp'), { recursive: true });
   await chmod(join(root, 'tmp'), 0o1777);
 

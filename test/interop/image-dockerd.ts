@@ -4,7 +4,7 @@
 // iptables here (the sandbox and CI machines may not allow them): containers
 // run with --network host. vfs storage works on any filesystem.
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -81,6 +81,14 @@ export async function startDockerd(t: Teardown): Promise<Dockerd> {
         daemon.kill('SIGTERM');
         await exited;
       }
+      // dockerd leaves its data root bind-mounted and its default network
+      // namespace mounted: unmount what is left under the directory, deepest first.
+      const mounts = (await readFile('/proc/self/mounts', 'utf8'))
+        .split('\n')
+        .map((line) => line.split(' ')[1] ?? '')
+        .filter((point) => point === dir || point.startsWith(`${dir}/`))
+        .sort((a, b) => b.length - a.length);
+      for (const point of mounts) await execFileAsync('umount', [point]).catch(() => execFileAsync('umount', ['--lazy', point]));
       await rm(dir, { recursive: true, force: true });
     })());
   t.teardown(stop);

@@ -23,7 +23,17 @@ type Test = Parameters<Extract<Parameters<typeof t.test>[0], (t: never) => unkno
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BASE = 'oci-test-registry-test/node-base:local';
 const IMAGE = 'oci-test-registry-test/registry:local';
+const dockerd = await startDockerd(t);
 const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string; license: string };
+
+/**
+ * testcontainers' settings, read when it is first used: this daemon; no
+ * Ryuk (its reaper is an image that cannot be pulled here; teardowns remove
+ * the containers); and the host's address given, since testcontainers
+ * running where /.dockerenv exists would look for the bridge network's
+ * gateway, and this daemon has no bridge.
+ */
+const TESTCONTAINERS_ENV = { DOCKER_HOST: dockerd.host, TESTCONTAINERS_RYUK_DISABLED: 'true', TESTCONTAINERS_HOST_OVERRIDE: '127.0.0.1' };
 
 /** A port nobody listens on right now (the containers share the host's network). */
 function freePort(): Promise<number> {
@@ -37,7 +47,6 @@ function freePort(): Promise<number> {
   });
 }
 
-const dockerd = await startDockerd(t);
 await importNodeBaseImage(dockerd, await tempDir(t, 'image-root'), BASE);
 // BuildKit (the default builder of current Docker) with the host's network,
 // so `npm ci` in the build stage reaches the npm registry as this machine does.
@@ -174,10 +183,7 @@ t.test('a bad flag or variable: exit code 2 and one line saying what to fix', as
 });
 
 t.test('testcontainers: GenericContainer waits for the health check; push, pull, stop', async (t) => {
-  // testcontainers reads these when first used. Ryuk (its reaper) is an
-  // image that cannot be pulled here; the teardown removes the container.
-  process.env.DOCKER_HOST = dockerd.host;
-  process.env.TESTCONTAINERS_RYUK_DISABLED = 'true';
+  Object.assign(process.env, TESTCONTAINERS_ENV);
   const { GenericContainer, Wait } = await import('testcontainers');
   const port = await freePort();
   const container = await new GenericContainer(IMAGE)
@@ -217,7 +223,7 @@ t.test('README "As a container": the testcontainers example runs', async (t) => 
   await writeFile(file, code);
   const child = spawn(process.execPath, ['--import', 'tsx', file], {
     cwd: ROOT,
-    env: { ...process.env, DOCKER_HOST: dockerd.host, TESTCONTAINERS_RYUK_DISABLED: 'true', NODE_OPTIONS: '' },
+    env: { ...process.env, ...TESTCONTAINERS_ENV, NODE_OPTIONS: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
