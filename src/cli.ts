@@ -19,6 +19,7 @@ import { closestName } from './suggest.js';
 import type { RequestRecord } from './http/record.js';
 import { UPSTREAM_FIELD_FLAGS, applyUpstreamFields, parseMirror, parseUpstream, type UpstreamFieldFlag } from './cli/mirror.js';
 import { applyTlsFlag, TLS_ARGS, writeCa, type CaOutput } from './cli/tls.js';
+import { environmentHelp, flagsFromEnvironment } from './cli/environment.js';
 
 const PROGRAM = 'oci-test-registry';
 /** The CLI's port when neither --port nor $PORT is given (the API's default is 0, a free port). */
@@ -140,6 +141,9 @@ function example(flag: OptionFlag): string {
     case 'switch': return '';
   }
 }
+
+/** Flags also read from OCI_TEST_REGISTRY_<FLAG> (the port is $PORT). */
+const ENV_FLAGS = [...[...BY_FLAG.keys()].filter((name) => name !== 'port'), 'log'];
 
 /** Flags of the CLI itself, not of the registry. */
 const CLI_FLAGS = {
@@ -384,6 +388,8 @@ Export: --export DIR writes DIR/<name>/{oci-layout,index.json,blobs/} per
 repository on shutdown, one index.json entry per tag (ref.name = tag), so
 --seed NAME=DIR/<name> or skopeo copy oci:DIR/<name>:TAG reads it back.
 
+${wrap(environmentHelp(ENV_FLAGS), HELP_COLUMNS).join('\n')}
+
 Exit status: 0 after SIGINT or SIGTERM (or when a forking parent's IPC
 channel closes), 2 on a usage or start-up error, 1 when --export fails.
 `;
@@ -520,6 +526,16 @@ function parseSeed(arg: string): Seed {
 
 /** Reads argv and the environment into a command line, or throws a UsageError that says what to fix. */
 export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv): CommandLine {
+  const fromEnv = flagsFromEnvironment(env, ENV_FLAGS);
+  for (const { variable, arg } of fromEnv) {
+    try {
+      parseCommandLine([arg], {});
+    } catch (error) {
+      throw error instanceof UsageError ? new UsageError(`invalid $${variable}: ${error.message}`) : error;
+    }
+  }
+  // Written before the command line's own flags, so those win.
+  argv = [...fromEnv.map(({ arg }) => arg), ...argv];
   const config = parseArgsOptions();
   let tokens;
   try {

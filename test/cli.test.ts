@@ -418,3 +418,74 @@ t.test('--host 0.0.0.0 warns on stderr', async (t) => {
   running.child.kill('SIGTERM');
   t.equal((await running.closed).code, 0);
 });
+
+t.test('OCI_TEST_REGISTRY_* variables: one per flag, reaching the registry; the flag wins; a bad one names the variable', async (t) => {
+  const running = run(t, ['--port', '0', '--no-deletes'], {
+    OCI_TEST_REGISTRY_HOST: '0.0.0.0',
+    OCI_TEST_REGISTRY_WARNINGS: 'from the environment',
+    OCI_TEST_REGISTRY_MAX_PAGE_SIZE: '1',
+    OCI_TEST_REGISTRY_DELETES: 'true',
+    OCI_TEST_REGISTRY_LOG: 'json',
+  });
+  const port = Number(/^oci-test-registry listening on http:\/\/0\.0\.0\.0:(\d+)$/.exec(await running.ready)?.[1]);
+  const url = `http://127.0.0.1:${port}`;
+  await pushImage(url, 'env/app', 'v1');
+  await pushImage(url, 'env/app', 'v2');
+  const tags = await send(url, 'GET', '/v2/env/app/tags/list');
+  t.equal(tags.headers.warning, '299 - "from the environment"', 'OCI_TEST_REGISTRY_WARNINGS reached the registry');
+  t.same(JSON.parse(tags.body.toString()).tags, ['v1'], 'OCI_TEST_REGISTRY_MAX_PAGE_SIZE=1 caps the page');
+  const head = await send(url, 'HEAD', '/v2/env/app/manifests/v1');
+  const removal = await send(url, 'DELETE', `/v2/env/app/manifests/${head.headers['docker-content-digest']}`);
+  t.equal(removal.status, 405, '--no-deletes on the command line wins over OCI_TEST_REGISTRY_DELETES=true');
+  running.child.kill('SIGTERM');
+  t.equal((await running.closed).code, 0);
+  const lines = running.stderr().trimEnd().split('\n');
+  t.equal(lines.filter((line) => line.includes('warning')).length, 1, 'OCI_TEST_REGISTRY_HOST=0.0.0.0: one warning line');
+  t.match(lines[0], /^oci-test-registry: warning: listening on 0\.0\.0\.0: anyone who can reach this machine can push to and pull from this registry/);
+  t.match(JSON.parse(lines.at(-1)!), { method: 'DELETE', status: 405 }, 'OCI_TEST_REGISTRY_LOG=json: JSON request lines');
+
+  await expectUsageError(t, run(t, [], { OCI_TEST_REGISTRY_UPLOAD_PATCH_STATUS: '200' }), /^oci-test-registry: invalid \$OCI_TEST_REGISTRY_UPLOAD_PATCH_STATUS: invalid value "200" for --upload-patch-status: give one of 202, 204/);
+  await expectUsageError(t, run(t, [], { OCI_TEST_REGISTRY_DELETES: 'maybe' }), /invalid \$OCI_TEST_REGISTRY_DELETES: .*--deletes or --no-deletes/);
+  const empty = await start(t, []);
+  t.equal(empty.stderr(), '', 'unset variables change nothing: loopback, no warning');
+  empty.child.kill('SIGTERM');
+  await empty.closed;
+});
+
+t.test('--help names the variables', async (t) => {
+  const help = run(t, ['--help']);
+  await help.closed;
+  const text = help.stdout().replaceAll('\n', ' ');
+  for (const variable of ['OCI_TEST_REGISTRY_HOST', 'OCI_TEST_REGISTRY_DELETES', 'OCI_TEST_REGISTRY_MAX_PAGE_SIZE', 'OCI_TEST_REGISTRY_AUTH', 'OCI_TEST_REGISTRY_LOG']) {
+    t.match(text, variable, `lists ${variable}`);
+  }
+  t.notMatch(text, 'OCI_TEST_REGISTRY_PORT', 'the port is $PORT, not a second variable');
+});
+
+t.test('with --auth, a non-loopback host warns once that credentials can be tried, not that anyone can push', async (t) => {
+  const running = run(t, ['--host', '0.0.0.0', '--port', '0', '--auth', 'basic:ci:secret']);
+  await running.ready;
+  running.child.kill('SIGTERM');
+  t.equal((await running.closed).code, 0);
+  const lines = running.stderr().trimEnd().split('\n');
+  t.equal(lines.length, 1, 'one line');
+  t.match(lines[0], /^oci-test-registry: warning: listening on 0\.0\.0\.0: anyone who can reach this machine can try credentials on this registry/);
+});
+
+t.test('the image health check: exit 0 when GET /v2/ answers on $PORT, 1 when nothing listens', async (t) => {
+  const healthCheck = fileURLToPath(new URL('../dist/cli/health-check.js', import.meta.url));
+  const check = (env: NodeJS.ProcessEnv) => watch(spawn(process.execPath, [healthCheck], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(env) }));
+  const registry = await start(t, ['--auth', 'basic:ci:secret']);
+  const up = check({ PORT: String(registry.port) });
+  t.equal((await up.closed).code, 0, 'a registry answering 401 (auth on) is up');
+  t.equal(up.stdout(), `GET http://127.0.0.1:${registry.port}/v2/ → 401\n`);
+  registry.child.kill('SIGTERM');
+  await registry.closed;
+
+  const free = await listenSomewhere();
+  const port = (free.address() as { port: number }).port;
+  await new Promise((resolve) => free.close(resolve));
+  const down = check({ PORT: String(port), OCI_TEST_REGISTRY_HOST: '0.0.0.0' });
+  t.equal((await down.closed).code, 1, 'nothing listening: exit 1');
+  t.match(down.stdout(), `GET /v2/ on 127.0.0.1:${port} failed: connect ECONNREFUSED`, 'a wildcard host is asked on loopback');
+});
