@@ -3,6 +3,7 @@
 // --password-stdin`), and a generous timeout so a hung client fails its test
 // instead of hanging the suite.
 import { spawn } from 'node:child_process';
+import { Readable } from 'node:stream';
 import type { Test } from 'tap';
 
 /** One client command; generous, since CI machines can be slow. */
@@ -18,8 +19,8 @@ export interface Outcome {
 
 export interface RunOptions {
   env?: NodeJS.ProcessEnv;
-  /** Written to the client's stdin, which is then closed (stdin is empty otherwise). */
-  input?: string | Buffer;
+  /** Written (or piped, from a stream) to the client's stdin, which is then closed (stdin is empty otherwise). */
+  input?: string | Buffer | Readable;
   timeoutMs?: number;
 }
 
@@ -37,7 +38,8 @@ export function runClient(file: string, args: string[], options: RunOptions = {}
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
     child.stdin.on('error', () => {}); // a client that exits without reading stdin
-    child.stdin.end(options.input ?? '');
+    if (options.input instanceof Readable) options.input.pipe(child.stdin);
+    else child.stdin.end(options.input ?? '');
     child.on('error', (error) => {
       why += `\n(${file} could not be started: ${error.message})`;
     });

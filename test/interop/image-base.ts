@@ -11,9 +11,34 @@ import { execFile, spawn } from 'node:child_process';
 import { chmod, chown, copyFile, cp, mkdir, realpath, stat, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import type { Dockerd } from './image-dockerd.js';
+import type { Readable } from 'node:stream';
+import type { Dockerd } from './daemons.js';
 
 const execFileAsync = promisify(execFile);
+
+/** One docker command of the image test (a vfs build of the image takes minutes). */
+const COMMAND_TIMEOUT_MS = 540_000;
+
+/** A private dockerd whose commands reject, with their stderr, when they fail. */
+export interface StrictDockerd {
+  host: string;
+  docker(args: string[], options?: { input?: Readable; env?: NodeJS.ProcessEnv }): Promise<{ stdout: string; stderr: string }>;
+}
+
+/**
+ * The image tests build on each step (base image → build → run), so the
+ * first docker command that fails ends the test with what docker said.
+ */
+export function strict(dockerd: Dockerd): StrictDockerd {
+  return {
+    host: dockerd.host,
+    async docker(args, options = {}) {
+      const outcome = await dockerd.docker(args, { timeoutMs: COMMAND_TIMEOUT_MS, ...options });
+      if (outcome.code !== 0) throw new Error(`docker ${args.join(' ')} exited ${outcome.code}: ${outcome.stderr}`);
+      return { stdout: outcome.stdout.toString('utf8'), stderr: outcome.stderr };
+    },
+  };
+}
 
 /** Where the machine's CA bundle is (Debian's ca-certificates). */
 const CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
@@ -36,7 +61,7 @@ async function copyWithLibraries(root: string, file: string, at = file): Promise
 }
 
 /** Builds the root filesystem in `root` and imports it into the daemon as `tag`. */
-export async function importNodeBaseImage(dockerd: Dockerd, root: string, tag: string): Promise<void> {
+export async function importNodeBaseImage(dockerd: StrictDockerd, root: string, tag: string): Promise<void> {
   const node = await realpath(process.execPath);
   const npm = join(dirname(dirname(node)), 'lib/node_modules/npm');
   try {

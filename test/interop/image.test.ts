@@ -14,8 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { send } from '../helpers/http.js';
 import { readLayout, taggedEntry, writeLayout } from './layout.js';
 import { runSkopeo, sampleImage, tempDir } from './skopeo-run.js';
-import { importNodeBaseImage } from './image-base.js';
-import { DOCKER, startDockerd, type Dockerd } from './image-dockerd.js';
+import { importNodeBaseImage, strict } from './image-base.js';
+import { DOCKER, startDockerd } from './daemons.js';
 
 /** The `t` a tap test callback receives. */
 type Test = Parameters<Extract<Parameters<typeof t.test>[0], (t: never) => unknown>>[0];
@@ -23,7 +23,8 @@ type Test = Parameters<Extract<Parameters<typeof t.test>[0], (t: never) => unkno
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BASE = 'oci-test-registry-test/node-base:local';
 const IMAGE = 'oci-test-registry-test/registry:local';
-const dockerd = await startDockerd(t);
+const daemon = await startDockerd(t);
+const dockerd = strict(daemon);
 const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string; license: string };
 
 /**
@@ -176,10 +177,12 @@ t.test('SIGINT (docker kill --signal INT) also ends PID 1 with exit code 0', asy
 });
 
 t.test('a bad flag or variable: exit code 2 and one line saying what to fix', async (t) => {
-  const flag = dockerd.docker(['run', '--rm', '--network', 'none', IMAGE, '--max-page-size', 'lots']);
-  await t.rejects(flag, /\(2\): oci-test-registry: invalid value "lots" for --max-page-size: give a whole number/);
-  const variable = dockerd.docker(['run', '--rm', '--network', 'none', '--env', 'OCI_TEST_REGISTRY_DELETES=maybe', IMAGE]);
-  await t.rejects(variable, /\(2\): oci-test-registry: invalid \$OCI_TEST_REGISTRY_DELETES: /);
+  const flag = await daemon.docker(['run', '--rm', '--network', 'none', IMAGE, '--max-page-size', 'lots']);
+  t.equal(flag.code, 2, 'a bad flag: exit code 2');
+  t.match(flag.stderr, /^oci-test-registry: invalid value "lots" for --max-page-size: give a whole number[^\n]*\n$/, 'one line naming the flag');
+  const variable = await daemon.docker(['run', '--rm', '--network', 'none', '--env', 'OCI_TEST_REGISTRY_DELETES=maybe', IMAGE]);
+  t.equal(variable.code, 2, 'a bad variable: exit code 2');
+  t.match(variable.stderr, /^oci-test-registry: invalid \$OCI_TEST_REGISTRY_DELETES: [^\n]*\n$/, 'one line naming the variable');
 });
 
 t.test('testcontainers: GenericContainer waits for the health check; push, pull, stop', async (t) => {
