@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:https';
 import { X509Certificate } from 'node:crypto';
-import { parseCommandLine, helpText } from '../src/cli.js';
+import { parseCommandLine } from '../src/cli/command-line.js';
+import { helpText } from '../src/cli/flags.js';
 import { startCli } from './helpers/cli-source.js';
 import { collectReply, type Reply } from './helpers/http.js';
 

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { parseCommandLine, helpText } from '../src/cli.js';
+import { parseCommandLine } from '../src/cli/command-line.js';
+import { helpText } from '../src/cli/flags.js';
 import { startRegistry } from '../src/index.js';
 import { startCli } from './helpers/cli-source.js';
 import { send } from './helpers/http.js';
