@@ -178,9 +178,10 @@ function once(stop: () => Promise<void>): () => Promise<void> {
  * Starts a private dockerd: vfs storage (no overlay mounts), no iptables, no
  * bridge, no userland proxy, every path under a fresh temp dir. The daemon
  * trusts a plain-HTTP registry on 127.0.0.1 by default (127.0.0.0/8 is an
- * insecure registry CIDR built into dockerd).
+ * insecure registry CIDR built into dockerd). `config` adds daemon.json
+ * keys (`registry-mirrors`, …).
  */
-export async function startDockerd(t: Teardown): Promise<Dockerd> {
+export async function startDockerd(t: Teardown, { config = {} }: { config?: Record<string, unknown> } = {}): Promise<Dockerd> {
   const dir = await mkdtemp(join(tmpdir(), 'oci-test-registry-dockerd-'));
   const socket = join(dir, 'docker.sock');
   const execRoot = join(dir, 'exec');
@@ -188,7 +189,7 @@ export async function startDockerd(t: Teardown): Promise<Dockerd> {
   await mkdir(configDir);
   // A daemon config of its own, so /etc/docker/daemon.json of the machine is
   // not read, and the daemon's identity key goes here, not to /etc/docker/key.json.
-  await writeFile(join(dir, 'daemon.json'), `${JSON.stringify({ 'deprecated-key-path': join(dir, 'key.json') })}\n`);
+  await writeFile(join(dir, 'daemon.json'), `${JSON.stringify({ ...config, 'deprecated-key-path': join(dir, 'key.json') })}\n`);
   // The directory is removed by stop(), after the daemon has exited (not by
   // a teardown of its own that could run first); stop() is registered before
   // the spawn, so a daemon that fails to start is cleaned up too.
