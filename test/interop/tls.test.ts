@@ -5,7 +5,7 @@
 // curl takes h2 when offered; skopeo, podman and buildah (containers/image)
 // stay on HTTP/1.1 even then, because their Go http.Transport carries its own
 // TLS config without ForceAttemptHTTP2, which turns Go's automatic h2 off.
-// Docker engine and containerd over TLS are left to the daemon tests.
+// Docker engine and containerd over TLS: tls-daemons.test.ts.
 import t from 'tap';
 import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
