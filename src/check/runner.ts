@@ -6,6 +6,9 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startRegistry, type RunningRegistry } from '../registry.js';
 import type { RegistryOptions } from '../options.js';
 import type { JournalEntry } from '../control/journal.js';
@@ -27,6 +30,8 @@ export interface CheckTarget {
   password?: string;
   /** The scenario's name (OCI_CHECK_SCENARIO). */
   scenario: string;
+  /** TLS scenarios: the CA's PEM, the file holding it (OCI_CA_FILE) and a directory holding it as ca.crt (OCI_CERT_DIR, as Docker's certs.d and containers' --cert-dir read it). */
+  ca?: { pem: string; file: string; dir: string };
   /** The variables above, as given to a command. */
   env: Record<string, string>;
 }
@@ -100,9 +105,10 @@ function keepEnd(text: string): string {
   return text.length > OUTPUT_LIMIT ? `…${text.slice(-OUTPUT_LIMIT)}` : text;
 }
 
-/** `{registry}`, `{url}`, `{repository}` replaced by the target's values. */
+/** `{registry}`, `{url}`, `{repository}` (and `{ca}`, `{certdir}` in TLS scenarios) replaced by the target's values. */
 export function substitute(text: string, target: CheckTarget): string {
-  return text.replaceAll('{registry}', target.registry).replaceAll('{url}', target.url).replaceAll('{repository}', target.repository);
+  const replaced = text.replaceAll('{registry}', target.registry).replaceAll('{url}', target.url).replaceAll('{repository}', target.repository);
+  return target.ca ? replaced.replaceAll('{ca}', target.ca.file).replaceAll('{certdir}', target.ca.dir) : replaced;
 }
 
 /** Process groups of the commands running now, so an interrupted check can end them (they are detached from its terminal). */
@@ -201,9 +207,9 @@ function registryOptions(scenario: Scenario, password: string): RegistryOptions 
   return { ...scenario.options, uploadState: true, ...(auth ? { auth } : {}) };
 }
 
-function targetOf(registry: RunningRegistry, scenario: Scenario, password: string): CheckTarget {
+function targetOf(registry: RunningRegistry, scenario: Scenario, password: string, ca: CheckTarget['ca']): CheckTarget {
   const repository = `check/${scenario.name}`;
-  const target: CheckTarget = { registry: registry.host, url: registry.url, repository, scenario: scenario.name, env: {} };
+  const target: CheckTarget = { registry: registry.host, url: registry.url, repository, scenario: scenario.name, env: {}, ...(ca && { ca }) };
   if (scenario.auth) Object.assign(target, { username: USERNAME, password });
   target.env = {
     OCI_REGISTRY: target.registry,
@@ -211,6 +217,7 @@ function targetOf(registry: RunningRegistry, scenario: Scenario, password: strin
     OCI_REPOSITORY: repository,
     OCI_CHECK_SCENARIO: scenario.name,
     ...(scenario.auth ? { OCI_USERNAME: USERNAME, OCI_PASSWORD: password } : {}),
+    ...(ca ? { OCI_CA_FILE: ca.file, OCI_CERT_DIR: ca.dir } : {}),
   };
   return target;
 }
@@ -237,8 +244,11 @@ export async function runScenario(scenario: Scenario, client: ClientRun, options
   const password = randomBytes(12).toString('hex');
   const internalErrors: string[] = [];
   const registry = await startRegistry({ ...registryOptions(scenario, password), onError: (error) => internalErrors.push(error.message) });
+  let cleanup: (() => Promise<void>) | undefined;
   try {
-    const target = targetOf(registry, scenario, password);
+    const ca = registry.tls?.ca === undefined ? undefined : await writeCa(registry.tls.ca);
+    cleanup = ca ? () => rm(ca.dir, { recursive: true, force: true }) : undefined;
+    const target = targetOf(registry, scenario, password, ca);
     // The repository exists before the client runs, as a user creates it in
     // the console of a registry that wants that (the ECR, GAR and Harbor
     // profiles refuse a push to an uncreated one); elsewhere an empty
@@ -300,7 +310,16 @@ export async function runScenario(scenario: Scenario, client: ClientRun, options
     return result;
   } finally {
     await registry.close();
+    await cleanup?.();
   }
+}
+
+/** The CA of a TLS scenario as files a client can be pointed at; removed after the scenario. */
+async function writeCa(pem: string): Promise<NonNullable<CheckTarget['ca']>> {
+  const dir = await mkdtemp(join(tmpdir(), 'oci-check-ca-'));
+  const file = join(dir, 'ca.crt');
+  await writeFile(file, pem);
+  return { pem, file, dir };
 }
 
 /** Runs the selected scenarios one after another and gathers the report. */

@@ -120,6 +120,24 @@ export function scenarios(): Scenario[] {
       options: { faults: [{ match: { route: /^(blob|redirect)$/, method: 'GET' }, action: { drop: 'mid-body' } }] },
     },
     {
+      name: 'tls',
+      summary: 'HTTPS only, with a certificate signed by a CA made for the run (OCI_CA_FILE; OCI_CERT_DIR holds it as ca.crt)',
+      expects: 'verifies the certificate with the CA it is given and succeeds',
+      expectation: 'succeed',
+      source: `${SPEC} (clients reach registries over HTTPS by default); RFC 8446`,
+      options: { tls: true },
+      default: false,
+    },
+    {
+      name: 'h2',
+      summary: 'HTTPS with HTTP/2 offered by ALPN beside HTTP/1.1 (the journal says which the client took)',
+      expects: 'succeeds over h2 or HTTP/1.1',
+      expectation: 'succeed',
+      source: 'RFC 9113 §3.2 (HTTP/2 over TLS, ALPN h2); hosted registries offer h2',
+      options: { tls: true, http2: true },
+      default: false,
+    },
+    {
       name: 'slow',
       summary: 'every response is 200 ms late',
       expects: 'succeeds without timing out',
@@ -227,7 +245,7 @@ export function selectScenarios(patterns: readonly string[] | undefined, catalog
 export function formatCatalogue(catalogue: Scenario[] = scenarios()): string {
   const lines: string[] = [];
   for (const s of catalogue) {
-    lines.push(`${s.name}${s.expectation === 'succeed-or-fail' ? ' (succeed, or fail cleanly)' : ''}`);
+    lines.push(`${s.name}${s.expectation === 'succeed-or-fail' ? ' (succeed, or fail cleanly)' : ''}${s.default === false ? ' (not in the default set: name it)' : ''}`);
     lines.push(`  registry: ${s.summary}`);
     lines.push(`  client:   ${s.expects}`);
     lines.push(`  source:   ${s.source}`);

@@ -16,10 +16,11 @@ Runs COMMAND once per scenario, each against a fresh registry that misbehaves
 in one way, and judges the client: its exit status, the content it left, and
 what it did that the spec forbids (findings). COMMAND gets OCI_REGISTRY
 (host:port), OCI_REGISTRY_URL, OCI_REPOSITORY, OCI_CHECK_SCENARIO, and
-OCI_USERNAME / OCI_PASSWORD when the scenario needs credentials; {registry},
-{url} and {repository} in ARGS are replaced the same way.
+OCI_USERNAME / OCI_PASSWORD when the scenario needs credentials, and
+OCI_CA_FILE / OCI_CERT_DIR (ca.crt) in the TLS scenarios; {registry}, {url},
+{repository}, {ca} and {certdir} in ARGS are replaced the same way.
 
-  --scenarios LIST   names or globs, comma-separated or repeated (default: all)
+  --scenarios LIST   names or globs, comma-separated or repeated (default: all but tls, h2)
   --list             print the scenario catalogue and exit
   --report DIR       write DIR/report.json, DIR/junit.xml, DIR/report.html
   --timeout S        seconds per scenario before the client is killed (default 60)
@@ -75,7 +76,8 @@ export async function checkMain(argv: readonly string[]): Promise<number> {
     return usage((error as Error).message);
   }
   if (values.list) {
-    process.stdout.write(formatCatalogue(selected));
+    // The whole catalogue unless --scenarios narrows it: scenarios outside the default set are listed too, marked.
+    process.stdout.write(formatCatalogue(patterns.length > 0 ? selected : undefined));
     return 0;
   }
   if (command.length === 0) return usage('give the client command after --, e.g. check -- skopeo copy … docker://{registry}/{repository}:v1');
