@@ -9,8 +9,7 @@
 // Neither tool deletes from a registry (`rmi` and `manifest rm` are local),
 // so there is no delete test; skopeo.test.ts covers delete.
 import t from 'tap';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RunningRegistry } from '../../src/index.js';
 import { startFor } from '../helpers/http.js';
@@ -28,7 +27,7 @@ import {
   storedLayerDigests,
   sampleIndex,
 } from './pushed.js';
-import { sampleImage, tempDir } from './skopeo-run.js';
+import { privateStorage, sampleImage, tempDir } from './skopeo-run.js';
 
 type Test = Parameters<Extract<Parameters<typeof t.test>[0], (t: never) => unknown>>[0];
 export type Tool = 'podman' | 'buildah';
@@ -43,10 +42,7 @@ interface Session {
 /** A private store, HOME and auth file for one test, removed with its temp dir. */
 async function session(t: Test, tool: Tool): Promise<Session> {
   const dir = await tempDir(t, tool);
-  // containers/storage refuses a runroot longer than 50 characters: a short temp dir of its own.
-  const runroot = await mkdtemp(join(tmpdir(), 'oci-test-registry-'));
-  t.teardown(() => rm(runroot, { recursive: true, force: true }));
-  const storage = ['--root', join(dir, 'root'), '--runroot', runroot, '--storage-driver', 'vfs'];
+  const storage = await privateStorage(t, dir);
   // podman's own state: no events log, no systemd cgroup manager, libpod tmp under the dir.
   const global = tool === 'podman' ? [...storage, '--tmpdir', join(dir, 'tmp'), '--events-backend', 'none', '--cgroup-manager', 'cgroupfs'] : storage;
   // podman insists that a REGISTRY_AUTH_FILE it is given exists; login fills it.

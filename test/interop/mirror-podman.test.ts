@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startRegistry } from '../../src/index.js';
 import { tar } from './layout.js';
-import { tempDir } from './skopeo-run.js';
+import { privateStorage, tempDir } from './skopeo-run.js';
 
 const PODMAN = process.env.PODMAN ?? 'podman';
 
@@ -22,8 +22,9 @@ t.test('podman pulls through a registries.conf mirror and falls back to the upst
   const dir = await tempDir(t, 'podman-mirror');
   const conf = join(dir, 'registries.conf');
   await writeFile(conf, ['[[registry]]', `location = "${upstream.host}"`, 'insecure = true', '[[registry.mirror]]', `location = "${mirror.host}"`, 'insecure = true', ''].join('\n'));
+  const storage = await privateStorage(t, dir);
   const podman = (...args: string[]) =>
-    promisify(execFile)(PODMAN, ['--root', join(dir, 'root'), '--runroot', join(dir, 'run'), '--storage-driver', 'vfs', ...args], {
+    promisify(execFile)(PODMAN, [...storage, ...args], {
       env: { ...process.env, CONTAINERS_REGISTRIES_CONF: conf },
       timeout: 120_000,
     });

@@ -25,6 +25,17 @@ export async function tempDir(t: { teardown(fn: () => unknown): void }, prefix: 
   return dir;
 }
 
+/**
+ * A private podman/buildah store for one test: `--root` in `dir`, and a
+ * runroot in a short temp dir of its own, since containers/storage refuses a
+ * runroot longer than 50 characters (CI gives the interop run a TMPDIR of its own).
+ */
+export async function privateStorage(t: { teardown(fn: () => unknown): void }, dir: string): Promise<string[]> {
+  const runroot = await mkdtemp(join(tmpdir(), 'oci-test-registry-'));
+  t.teardown(() => rm(runroot, { recursive: true, force: true }));
+  return ['--root', join(dir, 'root'), '--runroot', runroot, '--storage-driver', 'vfs'];
+}
+
 /** A small text layer and a 1 MiB incompressible one, for `architecture` (default amd64). */
 export function sampleImage(name: string, architecture?: string): Image {
   return buildImage({

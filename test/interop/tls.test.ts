@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startFor } from '../helpers/http.js';
 import { writeLayout } from './layout.js';
-import { runSkopeo, sampleImage, tempDir } from './skopeo-run.js';
+import { privateStorage, runSkopeo, sampleImage, tempDir } from './skopeo-run.js';
 import type { RunningRegistry } from '../../src/index.js';
 
 const execFileAsync = promisify(execFile);
@@ -94,7 +94,7 @@ for (const http2 of [false, true]) {
       t.equal(push.code, 0, 'seeded with skopeo', { stderr: push.stderr });
       const before = last(registry);
       // A private store: nothing of the machine's containers is touched.
-      const storage = ['--root', join(dir, 'root'), '--runroot', join(dir, 'runroot'), '--storage-driver', 'vfs'];
+      const storage = await privateStorage(t, dir);
       const pull = await run(client, [...storage, 'pull', '--tls-verify=true', '--cert-dir', certs, reference]);
       t.equal(pull.code, 0, `${client} pull exits 0`, { stderr: pull.stderr });
       const pulls = registry.journal.all().filter((e) => e.seq > before);
