@@ -6,7 +6,7 @@
 //   npm run soak -- --minutes 1       # a short run
 //   npm run soak -- --json soak.json  # also write the samples and summary as JSON
 //
-// The registry is the built CLI (`bin/oci-test-registry.js`, run `npm run
+// The registry is the built CLI (`bin/oci-test-registry.cjs`, run `npm run
 // build` first; the npm script does) in its own process, so that its RSS is
 // its own; this process is the load. Each client keeps a bounded working set
 // of images (pushing new ones, deleting the oldest), so that stored bytes stay
@@ -62,7 +62,7 @@ for (const [name, value] of [['--minutes', MINUTES], ['--clients', CLIENTS], ['-
   }
 }
 
-const BIN = fileURLToPath(new URL('../bin/oci-test-registry.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../bin/oci-test-registry.cjs', import.meta.url));
 /** Abandoned uploads must expire during the run: a short upload timeout. */
 const UPLOAD_TIMEOUT_S = 20;
 const REQUEST_IDLE_MS = 30_000;

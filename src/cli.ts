@@ -4,10 +4,13 @@
  * {@link RegistryOptions} object the API takes. Signals and `process.exit`
  * live here and nowhere else.
  *
- * Start-up time is part of the product: this module loads only what serving
- * needs; the layout reader and writer are imported when `--seed` or
- * `--export` asks for them, the package.json only for `--version`.
+ * Start-up time is part of the product: `npx oci-test-registry` runs this
+ * module from one esbuild bundle compiled with V8's code cache (see
+ * bin/code-cache.cjs); the layout reader and writer, and `check`, are
+ * evaluated only when asked for, and no builtin is imported dynamically
+ * (a code-cached script cannot).
  */
+import { mkdir, readFile } from 'node:fs/promises';
 import type { RegistryOptions } from './options.js';
 import { startRegistry, type RunningRegistry } from './registry.js';
 import type { RequestRecord } from './http/record.js';
@@ -65,10 +68,25 @@ function fail(message: string, code = EXIT_USAGE): void {
   exit(code);
 }
 
+/**
+ * The version in our package.json: the nearest one above this module, which
+ * runs from dist/cli.js or, bundled, from dist/bundle/cli.js.
+ */
 async function printVersion(): Promise<void> {
-  const { readFile } = await import('node:fs/promises');
-  const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-  process.stdout.write(`${pkg.version}\n`);
+  for (let up = '../'; up.length <= 9; up += '../') {
+    let text: string;
+    try {
+      text = await readFile(new URL(`${up}package.json`, import.meta.url), 'utf8');
+    } catch {
+      continue;
+    }
+    const pkg = JSON.parse(text) as { name?: string; version: string };
+    if (pkg.name === PROGRAM) {
+      process.stdout.write(`${pkg.version}\n`);
+      return;
+    }
+  }
+  throw new Error(`no package.json of ${PROGRAM} above ${import.meta.url}`);
 }
 
 /**
@@ -148,7 +166,6 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   }
   if (line.exportDir !== undefined) {
     // Fail now, not after a whole CI job, if the directory cannot be made.
-    const { mkdir } = await import('node:fs/promises');
     try {
       await mkdir(line.exportDir, { recursive: true });
     } catch (error) {

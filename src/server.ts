@@ -1,5 +1,6 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Session } from 'node:http2';
+import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { ResolvedOptions } from './options.js';
 import type { ServerCredentials } from './tls/credentials.js';
@@ -86,16 +87,24 @@ export const HTTP2_LIMITS = {
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
-/** The server for a transport; TLS modules are loaded only when TLS is on (start-up time). */
-async function createFor(transport: Transport | undefined, connectionsCheckingInterval: number, onRequest: Handler): Promise<Server> {
+/**
+ * node:https and node:http2 (with node:tls, ~13 ms) are loaded only when TLS
+ * is on, and through require rather than import(): the CLI runs from a
+ * bundle compiled with V8's code cache (bin/code-cache.cjs), where a dynamic
+ * import() has no loader to go to.
+ */
+const requireBuiltin = createRequire(import.meta.url);
+
+/** The server for a transport. */
+function createFor(transport: Transport | undefined, connectionsCheckingInterval: number, onRequest: Handler): Server {
   // A missing Host is answered by the pipeline with an OCI error, not by node:http's bare 400.
   const common = { connectionsCheckingInterval, requireHostHeader: false };
   if (!transport) return createServer(common, onRequest);
   if (!transport.http2) {
-    const https = await import('node:https');
+    const https = requireBuiltin('node:https') as typeof import('node:https');
     return https.createServer({ ...common, ...transport.credentials }, onRequest) as unknown as Server;
   }
-  const http2 = await import('node:http2');
+  const http2 = requireBuiltin('node:http2') as typeof import('node:http2');
   const server = http2.createSecureServer({ ...transport.credentials, ...HTTP2_LIMITS, allowHTTP1: true }, onRequest as unknown as (req: Http2ServerRequest, res: Http2ServerResponse) => void);
   return server as unknown as Server;
 }
@@ -112,7 +121,7 @@ export async function listen(handler: Handler, options: ResolvedOptions, transpo
   // (30 s by default): check often enough that the configured timeouts hold.
   const shortest = Math.min(options.headersTimeoutMs, options.requestTimeoutMs || Infinity);
   const connectionsCheckingInterval = Math.max(100, Math.min(30_000, Math.floor(shortest / 4)));
-  const server = await createFor(transport, connectionsCheckingInterval, (req, res) => {
+  const server = createFor(transport, connectionsCheckingInterval, (req, res) => {
     // Once closing, answer what arrives but do not keep its connection.
     if (closing) res.shouldKeepAlive = false;
     inflight.add(res);

@@ -13,7 +13,7 @@ import { send } from './helpers/http.js';
 import { pushImage } from './helpers/push.js';
 import { LayoutBuilder, REF_NAME, blobPath, readLayout } from './helpers/layout.js';
 
-const BIN = fileURLToPath(new URL('../bin/oci-test-registry.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../bin/oci-test-registry.cjs', import.meta.url));
 const PACKAGE_JSON = fileURLToPath(new URL('../package.json', import.meta.url));
 const READY = /^oci-test-registry listening on (http:\/\/127\.0\.0\.1:(\d+))$/;
 

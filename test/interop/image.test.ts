@@ -114,7 +114,7 @@ t.test('the image: labels, non-root user, port 5000, health check, node as the e
   t.equal(config.Labels['org.opencontainers.image.version'], pkg.version, 'the version label is package.json\'s version');
   t.equal(config.Labels['org.opencontainers.image.licenses'], pkg.license, 'the licenses label is package.json\'s license');
   t.match(config.Labels['org.opencontainers.image.source'], /^https:\/\//, 'a source label');
-  t.same(config.Entrypoint, ['node', '/app/bin/oci-test-registry.js'], 'node itself is the entry point (PID 1), flags follow the image name');
+  t.same(config.Entrypoint, ['node', '/app/bin/oci-test-registry.cjs'], 'node itself is the entry point (PID 1), flags follow the image name');
   t.ok(config.Env.includes('OCI_TEST_REGISTRY_HOST=0.0.0.0') && config.Env.includes('PORT=5000'), 'listens on 0.0.0.0:5000 by default');
   t.same(config.Healthcheck.Test, ['CMD', 'node', '/app/dist/cli/health-check.js'], 'the health check is node, no curl');
   const files = await dockerd.docker(['run', '--rm', '--network', 'none', '--entrypoint', 'node', IMAGE, '-e', 'console.log(require("fs").readdirSync("/app").join(" "))']);
@@ -138,7 +138,7 @@ t.test('docker run: healthy, not root, push and pull, flags and env vars, docker
 
   const pid1 = await dockerd.docker(['exec', name, 'node', '-e', 'const fs = require("fs"); console.log(fs.readFileSync("/proc/1/cmdline", "utf8").split("\\0").join(" ").trim()); console.log(fs.readFileSync("/proc/1/status", "utf8").match(/^Uid:\\s+(\\d+)/m)[1])']);
   const [cmdline, uid] = pid1.stdout.trim().split('\n');
-  t.equal(cmdline, 'node /app/bin/oci-test-registry.js --no-deletes --log', 'PID 1 is the registry (no --init), with the flags given after the image name');
+  t.equal(cmdline, 'node /app/bin/oci-test-registry.cjs --no-deletes --log', 'PID 1 is the registry (no --init), with the flags given after the image name');
   t.not(uid, '0', 'PID 1 is not root');
   t.equal(uid, '1000', 'it runs as node (uid 1000)');
 

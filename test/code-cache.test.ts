@@ -1,0 +1,49 @@
+// The CLI's bundle runs from V8's code cache (bin/code-cache.cjs): the cache
+// `npm run build` writes is one V8 accepts, and a cache older than its bundle
+// is never offered (V8 checks a cached script's source only by its length).
+import t from 'tap';
+import { createRequire } from 'node:module';
+import { mkdtemp, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Script } from 'node:vm';
+
+interface CodeCache {
+  compile(bundle: string, cachedData?: Buffer): Script;
+  freshCache(bundle: string): Buffer | undefined;
+  loadCli(bundle?: string): { main: (...args: unknown[]) => unknown } | undefined;
+  writeCache(bundle?: string): void;
+}
+
+const codeCache = createRequire(import.meta.url)('../bin/code-cache.cjs') as CodeCache;
+const BUNDLE = fileURLToPath(new URL('../dist/bundle/cli.cjs', import.meta.url));
+
+t.test('the build writes a cache of the CLI bundle that V8 accepts', async (t) => {
+  const cache = codeCache.freshCache(BUNDLE);
+  t.ok(cache && cache.length > 0, 'dist/bundle/cli.cjs.cache is there and not older than the bundle');
+  const script = codeCache.compile(BUNDLE, cache);
+  t.equal(script.cachedDataRejected, false, 'V8 took the cached code');
+  t.ok((await stat(BUNDLE)).size > 0);
+});
+
+t.test('a cache older than its bundle is not offered, so an edited bundle runs its own code', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'code-cache-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const bundle = join(dir, 'cli.cjs');
+  await writeFile(bundle, "exports.main = () => 'one';\n");
+  codeCache.writeCache(bundle);
+  t.equal(codeCache.compile(bundle, codeCache.freshCache(bundle)).cachedDataRejected, false, 'the cache of this bundle is accepted');
+  t.equal(codeCache.loadCli(bundle)?.main(), 'one');
+
+  // The same length, other code, written after the cache.
+  await writeFile(bundle, "exports.main = () => 'two';\n");
+  const later = new Date(Date.now() + 60_000);
+  await utimes(bundle, later, later);
+  t.equal(codeCache.freshCache(bundle), undefined, 'the stale cache is not offered');
+  t.equal(codeCache.loadCli(bundle)?.main(), 'two', 'the edited bundle runs its own code');
+});
+
+t.test('without a bundle (dist/ built by tsc alone) the loader says so, and the bin falls back to dist/cli.js', async (t) => {
+  t.equal(codeCache.loadCli(join(tmpdir(), 'no-such-dir', 'cli.cjs')), undefined);
+});
