@@ -1,6 +1,6 @@
 // The servers a benchmark run talks to, each in its own process so that the
 // client's work never shares a server's event loop:
-//   ours  the registry's CLI (bin/oci-test-registry.js, from dist/), forked
+//   ours  the registry's CLI (bin/oci-test-registry.cjs, from dist/), forked
 //         with an IPC channel: it stops when the benchmark goes away;
 //   bare  bench/bare-server.mjs, the node:http ceiling shaped like a registry;
 //   URL   another registry given with --against, already running on loopback.
@@ -9,7 +9,7 @@ import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Endpoint, expect } from './client.js';
 
-export const BIN = fileURLToPath(new URL('../bin/oci-test-registry.js', import.meta.url));
+export const BIN = fileURLToPath(new URL('../bin/oci-test-registry.cjs', import.meta.url));
 export const BARE_SERVER = fileURLToPath(new URL('./bare-server.mjs', import.meta.url));
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
