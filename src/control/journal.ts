@@ -42,6 +42,59 @@ function redact(headers: IncomingHttpHeaders | OutgoingHttpHeaders): Record<stri
 }
 
 /**
+ * A journal entry whose headers are redacted when first read, not when the
+ * request ends: most entries of a long CI job are never read, and redacting
+ * both header sets of every request was a fifth of a manifest PUT's cost.
+ * The header objects kept until then are node's own (the request's parsed
+ * headers, and `getHeaders()`'s copy), so nothing more is allocated, and
+ * nothing of a secret leaves the entry unredacted: both accessors and
+ * toJSON (the control API, the event stream) redact.
+ */
+class RecordedRequest implements JournalEntry {
+  readonly seq: number;
+  declare at: number;
+  declare method: string;
+  declare httpVersion: string;
+  declare path: string;
+  declare status: number;
+  declare bytesIn: number;
+  declare bytesOut: number;
+  declare durationMs: number;
+  declare completed: boolean;
+  #requestHeaders: IncomingHttpHeaders | Record<string, string | string[]>;
+  #responseHeaders: OutgoingHttpHeaders | Record<string, string | string[]>;
+  #redacted = false;
+
+  constructor(seq: number, record: RequestRecord, requestHeaders: IncomingHttpHeaders, responseHeaders: OutgoingHttpHeaders) {
+    this.seq = seq;
+    Object.assign(this, record);
+    this.#requestHeaders = requestHeaders;
+    this.#responseHeaders = responseHeaders;
+  }
+
+  #redact(): void {
+    if (this.#redacted) return;
+    this.#requestHeaders = redact(this.#requestHeaders);
+    this.#responseHeaders = redact(this.#responseHeaders);
+    this.#redacted = true;
+  }
+
+  get requestHeaders(): Record<string, string | string[]> {
+    this.#redact();
+    return this.#requestHeaders as Record<string, string | string[]>;
+  }
+
+  get responseHeaders(): Record<string, string | string[]> {
+    this.#redact();
+    return this.#responseHeaders as Record<string, string | string[]>;
+  }
+
+  toJSON(): JournalEntry {
+    return { ...this, requestHeaders: this.requestHeaders, responseHeaders: this.responseHeaders };
+  }
+}
+
+/**
  * Every request the registry answered, oldest first, bounded to `limit`
  * entries (the oldest are dropped) so a long CI job cannot grow without end.
  */
@@ -57,12 +110,7 @@ export class Journal {
   /** Builds and keeps the entry for a finished request; returns it (undefined when the journal is off). */
   record(record: RequestRecord, requestHeaders: IncomingHttpHeaders, responseHeaders: OutgoingHttpHeaders): JournalEntry | undefined {
     if (this.limit === 0) return undefined;
-    const entry: JournalEntry = {
-      seq: ++this.#seq,
-      ...record,
-      requestHeaders: redact(requestHeaders),
-      responseHeaders: redact(responseHeaders),
-    };
+    const entry = new RecordedRequest(++this.#seq, record, requestHeaders, responseHeaders);
     this.#entries.push(entry);
     // Drop in batches so the array is not shifted on every request at the limit.
     if (this.#entries.length > this.limit + Math.max(1, this.limit >> 4)) this.#entries = this.#entries.slice(-this.limit);

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { digestInvalid } from './errors.js';
 
 /** Digest algorithms this registry computes and verifies (image-spec "Digests": registered algorithms). */
@@ -44,9 +44,17 @@ export function parseDigest(value: string): ParsedDigest {
   return { algorithm, encoded, digest: value };
 }
 
+/**
+ * node:crypto's one-shot hash (Node 20.12 and later): a third of the cost of
+ * a Hash object for a manifest-sized input, which every manifest PUT and GET
+ * digests.
+ */
+const hashOnce = (crypto as { hash?: (algorithm: string, data: Uint8Array, encoding: 'hex') => string }).hash;
+
 /** Digest of bytes held in memory. */
 export function computeDigest(bytes: Uint8Array | readonly Uint8Array[], algorithm: DigestAlgorithm = 'sha256'): string {
-  const hash = createHash(algorithm);
+  if (hashOnce && bytes instanceof Uint8Array) return `${algorithm}:${hashOnce(algorithm, bytes, 'hex')}`;
+  const hash = crypto.createHash(algorithm);
   if (bytes instanceof Uint8Array) hash.update(bytes);
   else for (const segment of bytes) hash.update(segment);
   return `${algorithm}:${hash.digest('hex')}`;

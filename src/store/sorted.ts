@@ -6,6 +6,28 @@ import type { Page, PageRequest } from './store.js';
  * `a`) by code unit, so the order is total and stable.
  */
 export function compareLexical(a: string, b: string): number {
+  // Tags and names are ASCII by their grammars: fold A-Z in place rather than
+  // lower-casing both strings, which allocated two strings per comparison
+  // (about 28 per tag a manifest PUT inserts among 10,000).
+  const length = Math.min(a.length, b.length);
+  /** The first code unit that differs (the tie-break). */
+  let tie = 0;
+  for (let i = 0; i < length; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x > 127 || y > 127) return compareFolded(a, b);
+    if (tie === 0) tie = x < y ? -1 : 1;
+    if (x >= 65 && x <= 90) x += 32;
+    if (y >= 65 && y <= 90) y += 32;
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  if (a.length !== b.length) return a.length < b.length ? -1 : 1;
+  return tie;
+}
+
+/** The same order for any string (toLowerCase folds beyond ASCII). */
+function compareFolded(a: string, b: string): number {
   const la = a.toLowerCase();
   const lb = b.toLowerCase();
   if (la !== lb) return la < lb ? -1 : 1;
