@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
 import { RegistryError, digestInvalid } from '../oci/errors.js';
-import { isDigestAlgorithm, parseDigest, type DigestAlgorithm, type ParsedDigest } from '../oci/digest.js';
+import { isDigestAlgorithm, nodeCrypto, parseDigest, type DigestAlgorithm, type ParsedDigest } from '../oci/digest.js';
 import { declaredLength, streamBody } from '../http/body.js';
 import { digestHeader, sendEmpty } from '../http/reply.js';
 import type { RequestContext } from '../http/context.js';
@@ -20,7 +19,7 @@ const uploadLocation = (name: string, id: string): string => `/v2/${name}/blobs/
  * be told apart. It changes with the offset and is never checked.
  */
 function uploadState(session: UploadSession): string {
-  return createHash('sha256').update(`${session.name}\0${session.id}\0${session.size}`).digest('base64url').slice(0, 22);
+  return nodeCrypto().createHash('sha256').update(`${session.name}\0${session.id}\0${session.size}`).digest('base64url').slice(0, 22);
 }
 const blobLocation = (name: string, digest: string): string => `/v2/${name}/blobs/${digest}`;
 
@@ -125,7 +124,7 @@ async function receive({ req, options }: RequestContext, session: UploadSession,
 /** Verifies the whole upload against the digest the client named, then stores and links it. */
 async function complete(ctx: RequestContext, session: UploadSession, chunk: UploadChunk, expected: ParsedDigest): Promise<void> {
   try {
-    const actual = chunk.digest(expected.algorithm);
+    const actual = await chunk.digest(expected.algorithm);
     if (actual !== expected.digest) {
       throw digestInvalid(`the uploaded content has digest ${actual}, not ${expected.digest}`, { expected: expected.digest, actual });
     }

@@ -22,6 +22,14 @@ function exactCopy(segment: Buffer, length: number): Buffer {
 
 export class SegmentWriter {
   #segments: Buffer[] = [];
+  /**
+   * The length of each segment, kept apart from the segment itself: a kept
+   * chunk lent to the hashing thread (its ArrayBuffer transferred, the Buffer
+   * left detached at length 0) still counts for its bytes until it is back.
+   */
+  #lengths: number[] = [];
+  /** Segments lent out (see lend), by index: the detached Buffer, to know it on return. */
+  #lent = new Map<number, Buffer>();
   /** Bytes used in the last segment; every earlier segment is full. */
   #fill = 0;
   #size = 0;
@@ -41,7 +49,7 @@ export class SegmentWriter {
   /** Bytes of memory the segments take, used or not: what a client's declared length could make it set aside. */
   get reservedBytes(): number {
     let total = 0;
-    for (const segment of this.#segments) total += segment.length;
+    for (const length of this.#lengths) total += length;
     return total;
   }
 
@@ -50,22 +58,27 @@ export class SegmentWriter {
     this.#expected = bytes;
   }
 
-  write(chunk: Uint8Array): void {
+  /**
+   * Appends `chunk`. Returns the index of its segment when the chunk was kept
+   * as it is (it may then be lent), undefined when it was copied.
+   */
+  write(chunk: Uint8Array): number | undefined {
     if (chunk.length >= KEEP_CHUNK && chunk.length <= MAX_SEGMENT && chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength) {
       this.#seal();
-      this.#segments.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, 0, chunk.length));
+      this.#push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, 0, chunk.length));
       this.#fill = chunk.length;
       this.#size += chunk.length;
       this.#expected = Math.max(0, this.#expected - chunk.length);
-      return;
+      return this.#segments.length - 1;
     }
     let offset = 0;
     while (offset < chunk.length) {
-      let last = this.#segments[this.#segments.length - 1];
-      if (!last || this.#fill === last.length) {
+      const at = this.#segments.length - 1;
+      let last = this.#segments[at];
+      if (!last || this.#fill === this.#lengths[at]) {
         this.#capacity = this.#nextCapacity(chunk.length - offset);
         last = Buffer.allocUnsafeSlow(this.#capacity);
-        this.#segments.push(last);
+        this.#push(last);
         this.#fill = 0;
       }
       const n = Math.min(last.length - this.#fill, chunk.length - offset);
@@ -75,8 +88,37 @@ export class SegmentWriter {
       this.#size += n;
       this.#expected = Math.max(0, this.#expected - n);
     }
+    return undefined;
   }
 
+  #push(segment: Buffer): void {
+    this.#segments.push(segment);
+    this.#lengths.push(segment.length);
+  }
+
+  /**
+   * Hands the kept segment at `index` over to be transferred to another
+   * thread (its ArrayBuffer is detached by the transfer). Until it comes back
+   * through restore, its bytes count but cannot be read.
+   */
+  lend(index: number): ArrayBuffer {
+    const segment = this.#segments[index]!;
+    this.#lent.set(index, segment);
+    return segment.buffer as ArrayBuffer;
+  }
+
+  /** Takes a lent segment back (unless a truncate dropped it meanwhile). */
+  restore(index: number, buffer: ArrayBuffer): void {
+    const lent = this.#lent.get(index);
+    if (lent === undefined || this.#segments[index] !== lent) return;
+    this.#lent.delete(index);
+    this.#segments[index] = Buffer.from(buffer);
+  }
+
+  /** Whether every segment is here (none lent out): view and finish need them all. */
+  get home(): boolean {
+    return this.#lent.size === 0;
+  }
   /**
    * Ends the partly filled last segment before a kept chunk follows it,
    * copying it to its exact size, so no segment holds memory beyond its
@@ -86,7 +128,10 @@ export class SegmentWriter {
   #seal(): void {
     const at = this.#segments.length - 1;
     const last = this.#segments[at];
-    if (last && this.#fill < last.length) this.#segments[at] = exactCopy(last, this.#fill);
+    if (last && this.#fill < this.#lengths[at]!) {
+      this.#segments[at] = exactCopy(last, this.#fill);
+      this.#lengths[at] = this.#fill;
+    }
   }
 
   #nextCapacity(pending: number): number {
@@ -102,7 +147,9 @@ export class SegmentWriter {
     let start = this.#size - this.#fill;
     while (this.#segments.length > 0 && start >= size) {
       this.#segments.pop();
-      start -= this.#segments[this.#segments.length - 1]?.length ?? 0;
+      this.#lengths.pop();
+      this.#lent.delete(this.#segments.length);
+      start -= this.#lengths[this.#lengths.length - 1] ?? 0;
     }
     this.#fill = this.#segments.length > 0 ? size - start : 0;
     this.#size = size;
@@ -110,6 +157,7 @@ export class SegmentWriter {
 
   /** The bytes written so far, as views (the last one trimmed to what was written). */
   view(): Buffer[] {
+    this.#assertHome();
     const last = this.#segments.length - 1;
     return this.#segments.map((segment, i) => (i === last ? segment.subarray(0, this.#fill) : segment));
   }
@@ -119,12 +167,18 @@ export class SegmentWriter {
    * size so a small blob does not keep a large, mostly empty allocation.
    */
   finish(): Buffer[] {
+    this.#assertHome();
     const segments = this.#segments;
     const last = segments[segments.length - 1];
     if (last && this.#fill < last.length) segments[segments.length - 1] = exactCopy(last, this.#fill);
     this.#segments = [];
+    this.#lengths = [];
     this.#fill = 0;
     this.#size = 0;
     return segments.filter((s) => s.length > 0);
+  }
+
+  #assertHome(): void {
+    if (this.#lent.size > 0) throw new Error(`${this.#lent.size} segment(s) are still lent out to be hashed`);
   }
 }

@@ -1,9 +1,7 @@
-import { randomUUID } from 'node:crypto';
-import type { Hash } from 'node:crypto';
 import { RegistryError } from '../oci/errors.js';
-import { createHash } from 'node:crypto';
-import { computeDigest, type DigestAlgorithm } from '../oci/digest.js';
+import { computeDigest, nodeCrypto, type DigestAlgorithm } from '../oci/digest.js';
 import { SegmentWriter } from './segments.js';
+import { uploadHash, type UploadHash } from './upload-hash.js';
 
 /** Bytes of a finished blob, verified against its digest. */
 export interface BlobContent {
@@ -28,13 +26,14 @@ export interface UploadQuota {
  * from the offset `GET <location>` reports.
  */
 export class UploadSession {
-  readonly id = randomUUID();
+  readonly id = nodeCrypto().randomUUID();
   readonly name: string;
   readonly algorithm: DigestAlgorithm;
   lastActivity = Date.now();
   /** Size of the last chunk a PATCH committed (for the chunkMinBytes quirk). */
   lastChunkSize: number | undefined;
-  #hash: Hash;
+  /** Made at the first chunk, which tells how large the upload is likely to be. */
+  #hash: UploadHash | undefined;
   #writer = new SegmentWriter();
   #chunk: UploadChunk | undefined;
   #closed = false;
@@ -43,7 +42,6 @@ export class UploadSession {
   constructor(name: string, algorithm: DigestAlgorithm, quota: UploadQuota) {
     this.name = name;
     this.algorithm = algorithm;
-    this.#hash = createHash(algorithm);
     this.#quota = quota;
   }
 
@@ -84,10 +82,13 @@ export class UploadSession {
     }
     this.#writer.expect(expected ?? 0);
     this.lastActivity = Date.now();
-    this.#chunk = new UploadChunk(this, this.#hash.copy(), this.#writer, this.#quota, (committed, hash) => {
+    const hash = (this.#hash ??= uploadHash(this.algorithm, this.#writer, expected));
+    hash.begin();
+    this.#chunk = new UploadChunk(this, hash, this.#writer, this.#quota, (committed) => {
       this.#chunk = undefined;
       this.lastActivity = Date.now();
-      if (committed) this.#hash = hash;
+      if (committed) hash.commit();
+      else hash.rollback();
     });
     return this.#chunk;
   }
@@ -95,6 +96,7 @@ export class UploadSession {
   /** Closes the session and hands over its bytes. */
   close(digest: string): BlobContent {
     this.#closed = true;
+    this.#hash?.drop();
     const size = this.#writer.size;
     this.#quota.give(size);
     return { digest, size, segments: this.#writer.finish() };
@@ -104,14 +106,16 @@ export class UploadSession {
   discard(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#hash?.drop();
     this.#quota.give(this.#writer.size);
     this.#writer.truncate(0);
   }
 
   /** Digest of everything received, in any supported algorithm (a second pass only when it differs from the session's). */
-  digestWith(algorithm: DigestAlgorithm, hash: Hash): string {
-    if (algorithm === this.algorithm) return `${algorithm}:${hash.copy().digest('hex')}`;
-    return computeDigest(this.#writer.view(), algorithm);
+  async digestWith(algorithm: DigestAlgorithm, hash: UploadHash): Promise<string> {
+    // The session's own digest also tells that every lent segment is back.
+    const own = `${this.algorithm}:${await hash.digest()}`;
+    return algorithm === this.algorithm ? own : computeDigest(this.#writer.view(), algorithm);
   }
 }
 
@@ -122,10 +126,10 @@ export class UploadChunk {
 
   constructor(
     readonly session: UploadSession,
-    readonly hash: Hash,
+    readonly hash: UploadHash,
     readonly writer: SegmentWriter,
     readonly quota: UploadQuota,
-    readonly end: (committed: boolean, hash: Hash) => void,
+    readonly end: (committed: boolean) => void,
   ) {}
 
   get received(): number {
@@ -142,21 +146,22 @@ export class UploadChunk {
         detail: { limit: 'maxBlobBytes', limitBytes: this.quota.maxBlobBytes },
       });
     }
-    this.quota.take(bytes.length);
-    this.writer.write(bytes);
-    this.hash.update(bytes);
-    this.#received += bytes.length;
+    // Read before the hash takes the bytes: a kept chunk lent to the hashing thread is detached (length 0).
+    const length = bytes.length;
+    this.quota.take(length);
+    this.hash.update(bytes, this.writer.write(bytes));
+    this.#received += length;
   }
 
   /** Digest of the whole upload including this chunk. */
-  digest(algorithm: DigestAlgorithm): string {
+  digest(algorithm: DigestAlgorithm): Promise<string> {
     return this.session.digestWith(algorithm, this.hash);
   }
 
   commit(): void {
     if (this.#done) return;
     this.#done = true;
-    this.end(true, this.hash);
+    this.end(true);
   }
 
   abort(): void {
@@ -167,6 +172,6 @@ export class UploadChunk {
       this.writer.truncate(this.writer.size - this.#received);
       this.quota.give(this.#received);
     }
-    this.end(false, this.hash);
+    this.end(false);
   }
 }

@@ -1,0 +1,208 @@
+// Large uploads are hashed on a worker thread (src/store/upload-hash.ts),
+// their kept body chunks lent to it and given back. Over real HTTP: the bytes
+// stored are the bytes sent, digests are checked as inline, and a chunk that
+// dies half-way still rolls back whole while its segments are away.
+import t from 'tap';
+import { request } from 'node:http';
+import { collectReply, sha256, sha512, type Reply } from './helpers/http.js';
+import { seededBytes } from './helpers/bytes.js';
+import { OCTETS, at, call, checkError, open, patchChunk, rangeOf, type Test } from './helpers/upload.js';
+import { startRegistry, type RunningRegistry } from '../src/index.js';
+import { WORKER_HASH_MIN_BYTES, bytesHashedOffThread } from '../src/store/upload-hash.js';
+import { SegmentWriter } from '../src/store/segments.js';
+
+const MiB = 1024 * 1024;
+
+const internalErrors = new WeakMap<RunningRegistry, Error[]>();
+
+/** A registry for one test; `t.test` ends with noInternalErrors: whatever a client does, a 500 is a bug. */
+async function registryFor(t: Test): Promise<RunningRegistry> {
+  const errors: Error[] = [];
+  const registry = await startRegistry({ onError: (error) => errors.push(error) });
+  internalErrors.set(registry, errors);
+  t.teardown(() => registry.close());
+  return registry;
+}
+
+function noInternalErrors(t: Test, registry: RunningRegistry): void {
+  t.same((internalErrors.get(registry) ?? []).map((e) => e.stack ?? e.message), [], 'no internal errors (500)');
+}
+
+/** The blob as stored, fetched back. */
+async function stored(t: Test, registry: RunningRegistry, name: string, digest: string): Promise<Buffer> {
+  const reply = await call(t, registry.url, 'GET', `/v2/${name}/blobs/${digest}`);
+  t.equal(reply.status, 200, `GET ${digest}: 200`);
+  t.equal(reply.headers['docker-content-digest'], digest);
+  return reply.body;
+}
+
+t.test('a monolithic push of several MiB is hashed off the receiving thread and stored byte for byte', async (t) => {
+  const registry = await registryFor(t);
+  const bytes = seededBytes(5 * MiB + 123, 11);
+  const before = bytesHashedOffThread;
+  const put = await call(t, registry.url, 'POST', `/v2/hash/mono/blobs/uploads/?digest=${sha256(bytes)}`, { body: bytes, headers: OCTETS });
+  t.equal(put.status, 201);
+  t.equal(put.headers['docker-content-digest'], sha256(bytes));
+  t.equal(bytesHashedOffThread - before, bytes.length, 'every byte went to the hashing thread');
+  t.ok((await stored(t, registry, 'hash/mono', sha256(bytes))).equals(bytes), 'the stored blob is the bytes sent');
+  t.equal((await registry.store.usage()).uploadBytes, 0, 'no upload bytes left behind');
+  noInternalErrors(t, registry);
+});
+
+t.test('below the threshold an upload is hashed inline', async (t) => {
+  const registry = await registryFor(t);
+  const bytes = seededBytes(WORKER_HASH_MIN_BYTES - 1, 12);
+  const before = bytesHashedOffThread;
+  const put = await call(t, registry.url, 'POST', `/v2/hash/small/blobs/uploads/?digest=${sha256(bytes)}`, { body: bytes, headers: OCTETS });
+  t.equal(put.status, 201);
+  t.equal(bytesHashedOffThread, before, 'nothing went to the hashing thread');
+  t.ok((await stored(t, registry, 'hash/small', sha256(bytes))).equals(bytes));
+  noInternalErrors(t, registry);
+});
+
+t.test('chunked PATCHes with Content-Range, then PUT: one digest over all of them', async (t) => {
+  const registry = await registryFor(t);
+  const name = 'hash/chunked';
+  const bytes = seededBytes(4 * MiB + 777, 13);
+  let { location } = await open(t, registry, name);
+  const cuts = [0, 1.5 * MiB, 3 * MiB, bytes.length];
+  for (let i = 0; i + 1 < cuts.length; i++) location = await patchChunk(t, registry, location, cuts[i]!, bytes.subarray(cuts[i]!, cuts[i + 1]!));
+  const put = await call(t, registry.url, 'PUT', at(location, { digest: sha256(bytes) }), { headers: { 'Content-Length': 0 } });
+  t.equal(put.status, 201);
+  t.ok((await stored(t, registry, name, sha256(bytes))).equals(bytes));
+  noInternalErrors(t, registry);
+});
+
+t.test('a wrong digest is refused with DIGEST_INVALID and the session keeps its bytes; the right one then completes', async (t) => {
+  const registry = await registryFor(t);
+  const name = 'hash/wrong';
+  const bytes = seededBytes(3 * MiB, 14);
+  const { location } = await open(t, registry, name);
+  const next = await patchChunk(t, registry, location, 0, bytes);
+  const wrong = await call(t, registry.url, 'PUT', at(next, { digest: sha256('something else') }), { headers: { 'Content-Length': 0 } });
+  checkError(t, wrong, 400, 'DIGEST_INVALID');
+  const missing = await call(t, registry.url, 'HEAD', `/v2/${name}/blobs/${sha256('something else')}`);
+  t.equal(missing.status, 404, 'nothing stored under the wrong digest');
+  t.equal(await rangeOf(t, registry, next), `0-${bytes.length - 1}`, 'the committed bytes are still there');
+  const right = await call(t, registry.url, 'PUT', at(next, { digest: sha256(bytes) }), { headers: { 'Content-Length': 0 } });
+  t.equal(right.status, 201);
+  t.ok((await stored(t, registry, name, sha256(bytes))).equals(bytes));
+  noInternalErrors(t, registry);
+});
+
+t.test('sha512 uploads are hashed off-thread too', async (t) => {
+  const registry = await registryFor(t);
+  const bytes = seededBytes(2 * MiB + 5, 15);
+  const put = await call(t, registry.url, 'POST', `/v2/hash/sha512/blobs/uploads/?digest=${sha512(bytes)}`, { body: bytes, headers: OCTETS });
+  t.equal(put.status, 201);
+  t.equal(put.headers['docker-content-digest'], sha512(bytes));
+  t.ok((await stored(t, registry, 'hash/sha512', sha512(bytes))).equals(bytes));
+  noInternalErrors(t, registry);
+});
+
+/** A PATCH whose body is streamed without Content-Length (chunked transfer coding), written piece by piece. */
+function streamingPatch(registry: RunningRegistry, location: string): { write(bytes: Buffer): void; end(): Promise<Reply>; abort(): Promise<void> } {
+  const req = request({ host: '127.0.0.1', port: registry.port, method: 'PATCH', path: at(location), headers: OCTETS, agent: false });
+  const reply = new Promise<Reply>((resolve, reject) => {
+    req.on('error', reject);
+    req.on('response', (res) => collectReply(res).then(resolve, reject));
+  });
+  reply.catch(() => undefined);
+  const closed = new Promise<void>((resolve) => req.on('close', () => resolve()));
+  return {
+    write: (bytes) => void req.write(bytes),
+    end: () => {
+      req.end();
+      return reply;
+    },
+    abort: () => {
+      req.destroy();
+      return closed;
+    },
+  };
+}
+
+/** Waits, turn by turn of the event loop (no timers), until the registry holds `bytes` of uploads and the session is idle or busy as asked. */
+async function until(registry: RunningRegistry, name: string, id: string, bytes: number, busy: boolean): Promise<void> {
+  for (let looks = 0; ; looks++) {
+    const held = (await registry.store.usage()).uploadBytes;
+    const session = await registry.store.upload(name, id);
+    if (held === bytes && session.busy === busy) return;
+    if (looks > 200_000) throw new Error(`the session never held ${bytes} bytes while ${busy ? 'busy' : 'idle'} (holds ${held}, ${session.busy ? 'busy' : 'idle'})`);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+t.test('a streamed PATCH (no length) that dies half-way rolls back while its segments are on the hashing thread; the upload resumes', async (t) => {
+  const registry = await registryFor(t);
+  const name = 'hash/abort';
+  const bytes = seededBytes(6 * MiB, 16);
+  const { location, id } = await open(t, registry, name);
+  const first = streamingPatch(registry, location);
+  first.write(bytes.subarray(0, 2 * MiB));
+  const done = await first.end();
+  t.equal(done.status, 202, 'the first streamed PATCH is taken');
+  t.equal(done.headers.range, `0-${2 * MiB - 1}`);
+
+  const second = streamingPatch(registry, location);
+  second.write(bytes.subarray(2 * MiB, 4 * MiB));
+  await until(registry, name, id, 4 * MiB, true);
+  await second.abort();
+  await until(registry, name, id, 2 * MiB, false);
+  t.equal(await rangeOf(t, registry, location), `0-${2 * MiB - 1}`, 'after the abort: the range from before that PATCH');
+
+  const rest = await patchChunk(t, registry, location, 2 * MiB, bytes.subarray(2 * MiB));
+  const put = await call(t, registry.url, 'PUT', at(rest, { digest: sha256(bytes) }), { headers: { 'Content-Length': 0 } });
+  t.equal(put.status, 201, 'the digest is of the bytes kept, none of the aborted attempt');
+  t.ok((await stored(t, registry, name, sha256(bytes))).equals(bytes));
+  noInternalErrors(t, registry);
+});
+
+t.test('a cancelled upload with bytes on the hashing thread frees them; the thread goes on serving others', async (t) => {
+  const registry = await registryFor(t);
+  const bytes = seededBytes(3 * MiB, 17);
+  const { location, id } = await open(t, registry, 'hash/cancel');
+  const inflight = streamingPatch(registry, location);
+  inflight.write(bytes);
+  await until(registry, 'hash/cancel', id, bytes.length, true);
+  const cancel = await call(t, registry.url, 'DELETE', at(location));
+  t.equal(cancel.status, 204);
+  await inflight.abort();
+  t.equal((await registry.store.usage()).uploadBytes, 0, 'nothing held');
+  const other = seededBytes(2 * MiB, 18);
+  const put = await call(t, registry.url, 'POST', `/v2/hash/after/blobs/uploads/?digest=${sha256(other)}`, { body: other, headers: OCTETS });
+  t.equal(put.status, 201, 'a later upload is hashed as before');
+  noInternalErrors(t, registry);
+});
+
+t.test('many large uploads at once each get their own digest', async (t) => {
+  const registry = await registryFor(t);
+  const blobs = Array.from({ length: 6 }, (_, i) => seededBytes(MiB + 4096 * i + 1, 100 + i));
+  const replies = await Promise.all(blobs.map((bytes, i) => call(t, registry.url, 'POST', `/v2/hash/many${i}/blobs/uploads/?digest=${sha256(bytes)}`, { body: bytes, headers: OCTETS })));
+  t.strictSame(replies.map((r) => r.status), blobs.map(() => 201));
+  for (const [i, bytes] of blobs.entries()) t.ok((await stored(t, registry, `hash/many${i}`, sha256(bytes))).equals(bytes), `blob ${i}`);
+  noInternalErrors(t, registry);
+});
+
+t.test('SegmentWriter: a lent segment counts its bytes, cannot be read until back, and a truncate drops its return', async (t) => {
+  const writer = new SegmentWriter();
+  const chunk = Buffer.from(new Uint8Array(64 * 1024).fill(7));
+  const at = writer.write(chunk);
+  t.equal(at, 0, 'a large chunk that owns its buffer is kept, at index 0');
+  const lent = writer.lend(at!);
+  const moved = structuredClone(lent, { transfer: [lent] });
+  t.equal(chunk.length, 0, 'the transfer detached the kept Buffer');
+  t.equal(writer.size, 64 * 1024);
+  t.equal(writer.reservedBytes, 64 * 1024, 'its bytes still count');
+  t.throws(() => writer.view(), /lent out/, 'it cannot be read while away');
+  writer.restore(at!, moved);
+  t.ok(writer.view()[0]!.equals(Buffer.alloc(64 * 1024, 7)), 'back, with its bytes');
+
+  const second = writer.write(Buffer.from(new Uint8Array(32 * 1024).fill(9)))!;
+  const away = writer.lend(second);
+  const back = structuredClone(away, { transfer: [away] });
+  writer.truncate(64 * 1024);
+  writer.restore(second, back);
+  t.equal(writer.size, 64 * 1024, 'the rolled-back segment does not come back');
+  t.equal(writer.finish().length, 1);
+});
