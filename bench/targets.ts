@@ -3,17 +3,49 @@
 //   ours  the registry's CLI (bin/oci-test-registry.cjs, from dist/), forked
 //         with an IPC channel: it stops when the benchmark goes away;
 //   bare  bench/bare-server.mjs, the node:http ceiling shaped like a registry;
-//   URL   another registry given with --against, already running on loopback.
+//   other another registry given with --against: URL or NAME=URL, already
+//         running on loopback, or NAME=CMD, a command this run starts.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Endpoint, expect } from './client.js';
+import { Endpoint, expect, isLoopbackHost } from './client.js';
 
 export const BIN = fileURLToPath(new URL('../bin/oci-test-registry.cjs', import.meta.url));
 export const BARE_SERVER = fileURLToPath(new URL('./bare-server.mjs', import.meta.url));
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 export type TargetKind = 'ours' | 'bare' | 'other';
+
+/** A registry to measure beside ours (--against): a URL, or a command to start (NAME=CMD). */
+export interface Against {
+  name?: string;
+  url?: string;
+  command?: string;
+}
+
+/** One --against value: `URL[,URL…]`, `NAME=URL` or `NAME=CMD` (a command is never split on commas). */
+export function parseAgainst(value: string): Against[] {
+  const named = /^([a-z0-9-]+)=(.*)$/s.exec(value.trim());
+  if (!named) return value.split(',').map((v) => v.trim()).filter(Boolean).map((url) => ({ url: checkedUrl(url) }));
+  const [, name, rest] = named as unknown as [string, string, string];
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(rest)) return [{ name, url: checkedUrl(rest) }];
+  if (!rest.includes('{port}')) throw new Error(`--against ${name}=…: a command must say where to listen with {port} (e.g. ${name}='/path/to/registry -port {port}'); a URL must start with http://`);
+  return [{ name, command: rest }];
+}
+
+function checkedUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new Error(`--against: ${JSON.stringify(url)} is not a URL; write http://127.0.0.1:PORT`);
+  }
+  if (parsed.protocol !== 'http:') throw new Error(`--against ${url}: only http:// is benchmarked`);
+  if (!isLoopbackHost(parsed.hostname)) throw new Error(`--against ${url}: not a loopback address (127.0.0.0/8, localhost, [::1]); the benchmark talks to nothing else`);
+  return url;
+}
+
 
 export interface Target {
   /** `ours`, `bare`, or the URL given with --against: the key in the JSON output. */
@@ -151,8 +183,8 @@ export async function startBare(blobSize: number, tags: number, maxSockets: numb
   }
 }
 
-/** A registry already running at `url` (loopback only); checked with GET /v2/. */
-export async function connectOther(url: string, maxSockets: number): Promise<Target> {
+/** A registry already running at `url` (loopback only); checked with GET /v2/. Its column is `name`, else its origin. */
+export async function connectOther(url: string, maxSockets: number, name?: string): Promise<Target> {
   const endpoint = new Endpoint(url.replace(/\/+$/, ''), maxSockets);
   try {
     expect(await endpoint.send('GET', '/v2/', { idleTimeoutMs: 10_000 }), `GET ${url}/v2/ (no auth is supported)`, 200);
@@ -162,7 +194,7 @@ export async function connectOther(url: string, maxSockets: number): Promise<Tar
   }
   const pid = pidListeningOn(Number(endpoint.base.port || 80));
   return {
-    key: endpoint.base.origin,
+    key: name ?? endpoint.base.origin,
     kind: 'other',
     endpoint,
     pid,
@@ -170,6 +202,60 @@ export async function connectOther(url: string, maxSockets: number): Promise<Tar
       endpoint.close();
     },
   };
+}
+
+/** A free loopback port (the kernel's pick, released at once for the command to take). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createNetServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * `--against NAME=CMD`: runs the shell command CMD with `{port}` replaced by a
+ * free loopback port (e.g. go-containerregistry's registry, built locally),
+ * waits until `GET /v2/` answers 200 there, and measures it like any other
+ * registry. Stopping it ends the command's whole process group.
+ */
+export async function startCommand(name: string, command: string, maxSockets: number): Promise<Target> {
+  const port = await freePort();
+  const child = spawn('sh', ['-c', command.replaceAll('{port}', String(port))], { detached: true, stdio: ['ignore', 'ignore', 'inherit'], env: childEnv() });
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const group = (signal: NodeJS.Signals) => {
+      try {
+        process.kill(-child.pid!, signal);
+      } catch {
+        // already gone
+      }
+    };
+    group('SIGTERM');
+    const timer = setTimeout(() => group('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`--against ${name}: the command exited (${child.exitCode}) before answering on ${url}`);
+    try {
+      const target = await connectOther(url, maxSockets, name);
+      return { ...target, stop: async () => (await target.stop(), await stop()) };
+    } catch (error) {
+      if (Date.now() > deadline) {
+        await stop();
+        throw new Error(`--against ${name}: no 200 on ${url}/v2/ within 30 s: ${(error as Error).message}`);
+      }
+      // Not listening yet: look again when the command has had a moment (bounded by the deadline above).
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
 }
 
 /** Resident set size now, and its peak (VmHWM), of a process of this machine (Linux /proc). */

@@ -3,6 +3,7 @@
 // that noise on this shared machine hits them all alike. Every loop is
 // bounded in count and in time.
 import { spawn } from 'node:child_process';
+import { get as getRequest } from 'node:http';
 import { createHash, randomFillSync, type Hash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { join } from 'node:path';
 import { ACCEPT, smallImage, tagName } from './image.mjs';
 import { expect, nextLink, pushChunked, pushImage, pushMonolithic, putManifest, type Endpoint } from './client.js';
 import { quantile, summarize, type Summary } from './stats.js';
-import { BIN, ROOT, childEnv, cpuNs, memoryOf, startBare, startOurs, type Target } from './targets.js';
+import { BIN, ROOT, childEnv, cpuNs, memoryOf, startBare, startOurs, type Against, type Target } from './targets.js';
 
 const MB = 1e6;
 
@@ -29,11 +30,13 @@ export interface Config {
   opsMaxRequests: number;
   inFlight: number;
   images: number;
+  /** Tags created per round of the tag-create workload. */
+  tagCreates: number;
   imageConcurrency: number;
   tags: number;
   pageSize: number;
   only: Set<string>;
-  against: string[];
+  against: Against[];
   cpuProfDir?: string;
   /** Extra flags for our registry's CLI (experiments: what does an option cost?). */
   registryFlags: string[];
@@ -443,6 +446,47 @@ export async function imagePushes(ctx: Context, targets: readonly Target[]): Pro
 }
 
 // ---------------------------------------------------------------------------
+// Tag create: a manifest PUT by a new tag, what a test suite does most
+
+const TAG_CREATE_REPO = 'bench/tag-create';
+
+/** PUTs `image`'s manifest under `count` new tags, `concurrency` at a time; tags/s. */
+async function createTags(endpoint: Endpoint, manifest: Buffer, prefix: string, count: number, concurrency: number, timeoutMs: number): Promise<number> {
+  let next = 0;
+  const started = performance.now();
+  const deadline = started + timeoutMs;
+  const worker = async () => {
+    while (next < count) {
+      if (performance.now() > deadline) throw new Error(`tag create: ${next} of ${count} after ${timeoutMs / 1000} s`);
+      await putManifest(endpoint, TAG_CREATE_REPO, `${prefix}-${next++}`, manifest);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return count / ((performance.now() - started) / 1000);
+}
+
+export async function tagCreates(ctx: Context, targets: readonly Target[]): Promise<Workload> {
+  const { config } = ctx;
+  const collector = new Collector(`${config.tagCreates} manifest PUTs by new tags (the image's blobs pushed once), ${config.imageConcurrency} at a time`, {
+    rate: { title: 'tags/s', unit: 'tags/s', better: 'higher' },
+    cpu: { title: 'server CPU per tag', unit: 'CPU µs', better: 'lower' },
+  });
+  const image = smallImage(`tag-create-${ctx.runId}`);
+  await interleave(ctx, collector, 'tag-create', targets, config.rounds, async (target, round) => ({
+    rate: await createTags(target.endpoint, image.manifest, `r${ctx.runId}-${round}`, config.tagCreates, config.imageConcurrency, config.roundTimeoutMs),
+    ops: config.tagCreates,
+  }), {
+    cpuScale: 1e-3,
+    // The blobs and a first tag: every timed PUT then names blobs the repository has.
+    warmup: async (target) => {
+      await pushImage(target.endpoint, TAG_CREATE_REPO, `w${ctx.runId}`, image);
+      await createTags(target.endpoint, image.manifest, `w${ctx.runId}`, Math.min(200, config.tagCreates), config.imageConcurrency, config.roundTimeoutMs);
+    },
+  });
+  return collector.workload(targets.map((t) => t.key));
+}
+
+// ---------------------------------------------------------------------------
 // Tags
 
 const TAGS_REPO = 'bench/tags';
@@ -521,7 +565,8 @@ export async function tagsList(ctx: Context, targets: readonly Target[]): Promis
 // Start-up
 
 const INPROCESS = fileURLToPath(new URL('./startup-inprocess.mjs', import.meta.url));
-const BARE_CLI = "require('node:http').createServer().listen(0,'127.0.0.1',function(){console.log('listening on http://127.0.0.1:'+this.address().port)})";
+/** A bare node that listens, prints its URL, and answers 200 (to GET /v2/ as to anything). */
+const BARE_CLI = "require('node:http').createServer((req,res)=>res.end()).listen(0,'127.0.0.1',function(){console.log('listening on http://127.0.0.1:'+this.address().port)})";
 
 function runChild(args: string[], timeoutMs = 30_000): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -539,30 +584,50 @@ function runChild(args: string[], timeoutMs = 30_000): Promise<string> {
   });
 }
 
-/** Spawn → first line on stdout, in ms; the child is then stopped. */
-function timeToReadyLine(args: string[], timeoutMs = 30_000): Promise<number> {
+/**
+ * Spawn → first line on stdout (the ready line, which names the URL), then
+ * → the 200 of a `GET /v2/` sent to that URL on a fresh connection, both in
+ * ms from the spawn; the child is then stopped.
+ */
+function timeToReady(args: string[], timeoutMs = 30_000): Promise<{ ready: number; first200: number }> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(process.execPath, args, { cwd: ROOT, env: childEnv(), stdio: ['ignore', 'pipe', 'inherit'] });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`node ${args.join(' ')}: no ready line within ${timeoutMs} ms`));
+      reject(new Error(`node ${args.join(' ')}: no ready line and 200 within ${timeoutMs} ms`));
     }, timeoutMs);
     let out = '';
-    let ms: number | undefined;
+    let ready: number | undefined;
+    let first200: number | undefined;
+    let problem: Error | undefined;
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => {
       out += chunk;
-      if (ms === undefined && out.includes('\n')) {
-        ms = performance.now() - started;
+      if (ready !== undefined || !out.includes('\n')) return;
+      ready = performance.now() - started;
+      const url = /(http:\/\/[^\s]+)/.exec(out)?.[1];
+      if (!url) {
+        problem = new Error(`node ${args.join(' ')}: no URL in its ready line ${JSON.stringify(out)}`);
         child.kill('SIGTERM');
+        return;
       }
+      getRequest(`${url.replace(/\/+$/, '')}/v2/`, { agent: false }, (res) => {
+        res.resume();
+        if (res.statusCode === 200) first200 = performance.now() - started;
+        else problem = new Error(`GET ${url}/v2/: HTTP ${res.statusCode}`);
+        child.kill('SIGTERM');
+      }).on('error', (error) => {
+        problem = error;
+        child.kill('SIGTERM');
+      });
     });
     child.once('error', reject);
     child.once('exit', () => {
       clearTimeout(timer);
-      if (ms === undefined) reject(new Error(`node ${args.join(' ')} exited before its ready line`));
-      else resolve(ms);
+      if (problem) reject(problem);
+      else if (ready === undefined || first200 === undefined) reject(new Error(`node ${args.join(' ')} exited before its ready line and first 200`));
+      else resolve({ ready, first200 });
     });
   });
 }
@@ -574,6 +639,7 @@ export async function startup(ctx: Context): Promise<Workload> {
     inProcessWarm: { title: 'in-process: later startRegistry() calls in the same process', unit: 'ms', better: 'lower' },
     inProcessTls: { title: 'in-process: later startRegistry({ tls: true }) calls (CA + server certificate made), bare: https listen with a ready certificate', unit: 'ms', better: 'lower' },
     cli: { title: 'CLI: spawn until the ready line', unit: 'ms', better: 'lower' },
+    cli200: { title: 'CLI: spawn until the first 200 on GET /v2/', unit: 'ms', better: 'lower' },
   });
   // In-process: one fresh child per round (its first call is what a test file pays), warm calls after it.
   const perChild = Math.max(1, Math.ceil(config.startupRuns / config.rounds));
@@ -598,8 +664,12 @@ export async function startup(ctx: Context): Promise<Workload> {
   for (let run = 0; run < config.startupRuns; run++) {
     if (performance.now() - ctx.started > ctx.config.maxMs) break;
     try {
-      collector.add('cli', 'ours', await timeToReadyLine([BIN, '--port', '0']));
-      collector.add('cli', 'bare', await timeToReadyLine(['-e', BARE_CLI]));
+      const ours = await timeToReady([BIN, '--port', '0']);
+      const bare = await timeToReady(['-e', BARE_CLI]);
+      collector.add('cli', 'ours', ours.ready);
+      collector.add('cli200', 'ours', ours.first200);
+      collector.add('cli', 'bare', bare.ready);
+      collector.add('cli200', 'bare', bare.first200);
     } catch (error) {
       collector.fail('ours', error);
       break;

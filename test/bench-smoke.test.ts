@@ -1,6 +1,6 @@
-// The benchmark runs: `bench/bench.ts` on tiny sizes exits 0 and its --json
-// output has every workload, each with numeric figures for our registry and
-// the bare server. No timing is asserted (the numbers belong to `npm run
+// The benchmark runs: `bench/bench.ts` on tiny sizes exits 0 or 1 (a goal
+// missed, as tiny sizes may) and its --json output has every workload, each
+// with numeric figures for our registry and the bare server, and every goal. No timing is asserted (the numbers belong to `npm run
 // bench`, not to the test suite). Needs the compiled dist/ (`npm test` builds it).
 import t from 'tap';
 import { spawn } from 'node:child_process';
@@ -14,18 +14,19 @@ const BENCH = join(ROOT, 'bench', 'bench.ts');
 
 const TINY = [
   '--rounds', '1', '--blob-size', '1MiB', '--chunk-size', '256KiB', '--memory', '4MiB', '--memory-rounds', '1',
-  '--startup-runs', '2', '--ops-seconds', '0.2', '--in-flight', '4', '--images', '10', '--image-concurrency', '4',
+  '--startup-runs', '2', '--ops-seconds', '0.2', '--in-flight', '4', '--images', '10', '--tag-creates', '20', '--image-concurrency', '4',
   '--tags', '250', '--page-size', '100', '--max-minutes', '2',
 ];
 
 /** Each workload, the metrics it must report, and whether the bare server is measured beside ours. */
 const EXPECTED: Record<string, { metrics: string[]; bare: boolean }> = {
-  startup: { metrics: ['inProcessCold', 'inProcessWarm', 'cli'], bare: true },
+  startup: { metrics: ['inProcessCold', 'inProcessWarm', 'cli', 'cli200'], bare: true },
   'push-monolithic': { metrics: ['throughput'], bare: true },
   'push-chunked': { metrics: ['throughput'], bare: true },
   pull: { metrics: ['throughput'], bare: true },
   'manifest-head': { metrics: ['rate', 'p50', 'p99'], bare: true },
   'manifest-get': { metrics: ['rate', 'p50', 'p99'], bare: true },
+  'tag-create': { metrics: ['rate', 'cpu'], bare: true },
   images: { metrics: ['rate'], bare: true },
   tags: { metrics: ['full', 'walk'], bare: true },
   memory: { metrics: ['growth', 'peak', 'throughput'], bare: false },
@@ -39,7 +40,7 @@ interface Result {
 }
 interface Output {
   workloads: Record<string, { metrics: Record<string, { unit: string; targets: Record<string, Result> }> }>;
-  targets: { target: string; value: number }[];
+  targets: { target: string; goal: string; value: number; met: boolean | null }[];
 }
 
 /** Runs the bench; no time limit (a busy machine is only slow): a hang fails on tap's timeout, and the teardown ends it. */
@@ -59,15 +60,19 @@ function run(t: { teardown(fn: () => unknown): void }, args: string[]): Promise<
   });
 }
 
-t.test('npm run bench on tiny sizes: exits 0, --json has every workload with numbers', async (t) => {
+t.test('npm run bench on tiny sizes: exits 0 (or 1 for a goal missed), --json has every workload with numbers and every goal', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'bench-smoke-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const json = join(dir, 'out.json');
   const { code, stdout, stderr } = await run(t, [...TINY, '--json', json]);
-  t.equal(code, 0, 'exit status 0', { stderr });
   t.match(stdout, /\| workload \| metric \|/, 'prints the results table');
+  t.match(stdout, /\| goal \| target \| figure \| met \|/, 'prints the goals table');
 
   const output = JSON.parse(await readFile(json, 'utf8')) as Output;
+  const missed = output.targets.filter((c) => c.met === false);
+  t.equal(code, missed.length > 0 ? 1 : 0, 'exit status 1 exactly when a goal is missed', { stderr });
+  for (const c of missed) t.match(stdout, `| ${c.target} | ${c.goal} |`, `the missed goal "${c.target}" is in the table`);
+  t.ok(output.targets.every((c) => /^[≥≤] \d/.test(c.goal)), 'each goal is stated');
   for (const [name, expected] of Object.entries(EXPECTED)) {
     const workload = output.workloads[name];
     t.ok(workload, `workload ${name} is reported`);
@@ -86,11 +91,37 @@ t.test('npm run bench on tiny sizes: exits 0, --json has every workload with num
   }
   const hashing = output.workloads.sha256?.metrics.throughput?.targets['node:crypto'];
   t.ok(hashing && Number.isFinite(hashing.median), 'the sha256 ceiling is measured');
-  t.ok(output.targets.length >= 10 && output.targets.every((c) => Number.isFinite(c.value)), 'every target is checked with a number');
+  t.ok(output.targets.length >= 14 && output.targets.every((c) => Number.isFinite(c.value)), 'every goal is checked with a number');
+  t.strictSame(output.targets.filter((c) => c.met === null), [], 'every goal was measured');
 });
 
 t.test('bench refuses a non-loopback --against before sending anything', async (t) => {
   const { code, stderr } = await run(t, ['--only', 'pull', '--rounds', '1', '--blob-size', '64KiB', '--against', 'http://192.0.2.1:5000']);
   t.not(code, 0, 'non-zero exit');
   t.match(stderr, /not a loopback address/);
+});
+
+t.test('--against NAME=CMD starts the command on a free port, measures it as NAME, and stops it', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'bench-against-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const json = join(dir, 'out.json');
+  // Our own CLI stands in for another registry.
+  const command = `${JSON.stringify(process.execPath)} bin/oci-test-registry.cjs --port {port} --host 127.0.0.1`;
+  const { code, stdout, stderr } = await run(t, ['--only', 'tag-create', '--rounds', '1', '--tag-creates', '20', '--image-concurrency', '2', '--json', json, '--against', `peer=${command}`]);
+  t.ok(code === 0 || code === 1, 'the run completes (0, or 1 for a goal missed)', { stderr });
+  t.match(stdout, /\| peer median \(min\) \| ours \/ peer \|/, 'a column named peer');
+  const output = JSON.parse(await readFile(json, 'utf8')) as Output & { others: string[] };
+  t.strictSame(output.others, ['peer']);
+  const peer = output.workloads['tag-create']?.metrics.rate?.targets.peer;
+  t.ok(peer && peer.samples.length === 1 && Number.isFinite(peer.median), 'peer was measured');
+  t.ok(output.workloads['tag-create']?.metrics.cpu?.targets.peer, "peer's server CPU was measured (its process found by its port)");
+});
+
+t.test('--against parsing: URLs split on commas, NAME=URL, NAME=CMD needs {port}', async (t) => {
+  const { parseAgainst } = await import('../bench/targets.js');
+  t.strictSame(parseAgainst('http://127.0.0.1:1,http://localhost:2'), [{ url: 'http://127.0.0.1:1' }, { url: 'http://localhost:2' }]);
+  t.strictSame(parseAgainst('distribution=http://127.0.0.1:5099'), [{ name: 'distribution', url: 'http://127.0.0.1:5099' }]);
+  t.strictSame(parseAgainst('ggcr=/tmp/ggcr -a,b -port {port}'), [{ name: 'ggcr', command: '/tmp/ggcr -a,b -port {port}' }], 'a command keeps its commas');
+  t.throws(() => parseAgainst('ggcr=/tmp/ggcr'), /\{port\}/);
+  t.throws(() => parseAgainst('x=http://192.0.2.1:5000'), /not a loopback address/);
 });
