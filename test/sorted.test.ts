@@ -35,3 +35,20 @@ t.test('SortedSet keeps tags in that order as they are added in any order', asyn
   set.add('a');
   t.strictSame(set.page({}), { items: [...tags].sort(byRule), more: false });
 });
+
+t.test('SortedSet: adds between reads, re-adds and deletes keep one ordered copy of each', async (t) => {
+  const set = new SortedSet();
+  for (const tag of ['b', 'a', 'b', 'C']) set.add(tag);
+  t.strictSame(set.page({ n: 2 }), { items: ['a', 'b'], more: true }, 'the first read sorts what was added, once each');
+  set.add('a');
+  set.add('B');
+  set.delete('b');
+  t.strictSame(set.page({}), { items: ['a', 'B', 'C'], more: false }, 'a delete after adds sees them; a re-added tag is not doubled');
+  t.equal(set.size, 3);
+  set.add('0');
+  t.strictSame(set.page({ last: 'a' }), { items: ['B', 'C'], more: false }, 'paging after last merges the new ones first');
+  t.strictSame(set.page({ n: 1 }), { items: ['0'], more: true });
+  set.clear();
+  set.add('x');
+  t.strictSame(set.page({}), { items: ['x'], more: false });
+});

@@ -58,23 +58,21 @@ export class SegmentWriter {
     this.#expected = bytes;
   }
 
-  /**
-   * Appends `chunk`. Returns the index of its segment when the chunk was kept
-   * as it is (it may then be lent), undefined when it was copied.
-   */
-  write(chunk: Uint8Array): number | undefined {
+  write(chunk: Uint8Array): void {
     if (chunk.length >= KEEP_CHUNK && chunk.length <= MAX_SEGMENT && chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength) {
       this.#seal();
       this.#push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, 0, chunk.length));
       this.#fill = chunk.length;
       this.#size += chunk.length;
       this.#expected = Math.max(0, this.#expected - chunk.length);
-      return this.#segments.length - 1;
+      return;
     }
     let offset = 0;
     while (offset < chunk.length) {
       const at = this.#segments.length - 1;
       let last = this.#segments[at];
+      // A segment is lent only when full (see UploadHash): one partly filled is always here to write into.
+      if (last && this.#lent.has(at) && this.#fill < this.#lengths[at]!) throw new Error(`segment ${at} is lent out and cannot be written`);
       if (!last || this.#fill === this.#lengths[at]) {
         this.#capacity = this.#nextCapacity(chunk.length - offset);
         last = Buffer.allocUnsafeSlow(this.#capacity);
@@ -88,7 +86,6 @@ export class SegmentWriter {
       this.#size += n;
       this.#expected = Math.max(0, this.#expected - n);
     }
-    return undefined;
   }
 
   #push(segment: Buffer): void {
@@ -97,9 +94,10 @@ export class SegmentWriter {
   }
 
   /**
-   * Hands the kept segment at `index` over to be transferred to another
+   * Hands the full segment at `index` over to be transferred to another
    * thread (its ArrayBuffer is detached by the transfer). Until it comes back
-   * through restore, its bytes count but cannot be read.
+   * through restore, its bytes count but cannot be read. A segment kept as
+   * it arrived owns its whole ArrayBuffer; so does one this writer allocated.
    */
   lend(index: number): ArrayBuffer {
     const segment = this.#segments[index]!;
@@ -113,6 +111,26 @@ export class SegmentWriter {
     if (lent === undefined || this.#segments[index] !== lent) return;
     this.#lent.delete(index);
     this.#segments[index] = Buffer.from(buffer);
+  }
+
+  /** Number of segments; every one but the last is full. */
+  get count(): number {
+    return this.#segments.length;
+  }
+
+  /** Bytes written into segment `index` (the last one may be partly filled). */
+  filled(index: number): number {
+    return index === this.#segments.length - 1 ? this.#fill : this.#lengths[index]!;
+  }
+
+  /** Whether segment `index` can take no more bytes. */
+  full(index: number): boolean {
+    return index < this.#segments.length - 1 || this.#fill === this.#lengths[index];
+  }
+
+  /** Bytes `from`…`to` of a segment that is here, as a view. */
+  bytesOf(index: number, from: number, to: number): Buffer {
+    return this.#segments[index]!.subarray(from, to);
   }
 
   /** Whether every segment is here (none lent out): view and finish need them all. */

@@ -48,35 +48,57 @@ function upperBound(sorted: readonly string[], key: string): number {
 
 /**
  * A set of strings kept in lexical order, so a page is a binary search and a
- * slice: listing 10,000 tags never sorts them again.
+ * slice: listing 10,000 tags never sorts them all again. Strings added wait
+ * in arrival order until the next read, which sorts them and merges them in:
+ * a manifest PUT by a new tag costs O(1) instead of moving every later tag
+ * (a splice into 10,000 was a few percent of each PUT).
  */
 export class SortedSet {
   #items: string[] = [];
+  #pending: string[] = [];
 
   get size(): number {
-    return this.#items.length;
+    return this.#settled().length;
   }
 
   add(value: string): void {
-    const at = upperBound(this.#items, value);
-    if (at > 0 && this.#items[at - 1] === value) return;
-    this.#items.splice(at, 0, value);
+    this.#pending.push(value);
   }
 
   clear(): void {
     this.#items = [];
+    this.#pending = [];
   }
 
   delete(value: string): void {
-    const at = upperBound(this.#items, value) - 1;
-    if (at >= 0 && this.#items[at] === value) this.#items.splice(at, 1);
+    const items = this.#settled();
+    const at = upperBound(items, value) - 1;
+    if (at >= 0 && items[at] === value) items.splice(at, 1);
   }
 
   /** At most `n` entries strictly after `last` (whether or not `last` is in the set). */
   page({ n, last }: PageRequest = {}): Page {
-    const start = last === undefined ? 0 : upperBound(this.#items, last);
-    const end = n === undefined ? this.#items.length : Math.min(this.#items.length, start + n);
+    const items = this.#settled();
+    const start = last === undefined ? 0 : upperBound(items, last);
+    const end = n === undefined ? items.length : Math.min(items.length, start + n);
     // spec "Listing Tags": n=0 is an empty list with no Link, so never "more".
-    return { items: this.#items.slice(start, end), more: n !== 0 && end < this.#items.length };
+    return { items: items.slice(start, end), more: n !== 0 && end < items.length };
+  }
+
+  /** The items in order, with what was added since the last read merged in (once each). */
+  #settled(): string[] {
+    if (this.#pending.length === 0) return this.#items;
+    const added = this.#pending.sort(compareLexical);
+    this.#pending = [];
+    const items = this.#items;
+    const merged: string[] = [];
+    let i = 0;
+    let j = 0;
+    while (i < items.length || j < added.length) {
+      const next = j >= added.length || (i < items.length && compareLexical(items[i]!, added[j]!) <= 0) ? items[i++]! : added[j++]!;
+      // The order is total, so a string added twice, or added again, is next to itself.
+      if (merged[merged.length - 1] !== next) merged.push(next);
+    }
+    return (this.#items = merged);
   }
 }

@@ -5,13 +5,17 @@
  * Small uploads are hashed inline, as they arrive. Large ones are hashed on a
  * worker thread while the next bytes arrive: hashing on the thread that
  * receives capped a push at 1 / (1/http + 1/sha256), about half of what
- * node:http alone takes in. A kept body chunk (node:http hands each over in a
- * buffer of its own, which the session keeps as a segment) is transferred to
- * the worker and back, so no byte of it is copied; only the small pieces the
- * session copies anyway (the first read of a request shares its buffer with
- * the headers) are copied once more, into the message. A session's state on
- * the worker, its messages, and its segments' return all travel on one
- * ordered channel, so the digest arrives after every segment is back.
+ * node:http alone takes in. Each full segment of the session (a body chunk
+ * kept as node:http handed it over, or one the session filled with smaller
+ * pieces) is transferred to the worker and back, so no byte of it is copied;
+ * only the partly filled last segment's new bytes are copied at the end of
+ * each request. A session's state on the worker, its messages, and its
+ * segments' return all travel on one ordered channel, so the digest arrives
+ * after every segment is back.
+ *
+ * A segment that holds the end of the committed bytes was sent (as a copy)
+ * when they were committed, so it is never lent later: a chunk rolled back
+ * cuts only into segments that are here.
  */
 import type * as Crypto from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -23,11 +27,11 @@ export interface UploadHash {
   /** A chunk starts: what follows is rolled back by rollback(). */
   begin(): void;
   /**
-   * Bytes of the current chunk; `keptAt` is their segment's index when the
-   * writer kept the buffer itself. The bytes may be detached once this
-   * returns (lent to the hashing thread): read their length before.
+   * Bytes of the current chunk, just written to the session's segments. They
+   * may be detached once this returns (a kept chunk lent to the hashing
+   * thread): read their length before.
    */
-  update(bytes: Uint8Array, keptAt: number | undefined): void;
+  update(bytes: Uint8Array): void;
   commit(): void;
   rollback(): void;
   /** Hex digest of the committed bytes and the current chunk's. */
@@ -169,6 +173,12 @@ class HashThread {
   }
 }
 
+/**
+ * Hashing on the worker, segment by segment: a segment is sent once it is
+ * full (lent: transferred and given back, no byte copied), and at the end of
+ * each chunk the bytes of the partly filled last segment not yet sent are
+ * sent as a copy (at most one segment per request).
+ */
 class WorkerHash implements UploadHash {
   readonly #thread = HashThread.get();
   readonly #id: number;
@@ -179,6 +189,11 @@ class WorkerHash implements UploadHash {
   #lost: Error | undefined;
   /** Dropped (the session closed): a commit that follows the close is nothing to send. */
   #dropped = false;
+  /** The first segment with bytes not yet sent, and how many of its bytes were sent (as a copy). */
+  #next = 0;
+  #sent = 0;
+  /** Where the committed bytes end, to go back to on a rollback. */
+  #committed = { next: 0, sent: 0 };
 
   constructor(
     algorithm: DigestAlgorithm,
@@ -189,32 +204,60 @@ class WorkerHash implements UploadHash {
   }
 
   begin(): void {
+    this.#committed = { next: this.#next, sent: this.#sent };
     this.#steps.push({ op: 'begin' });
   }
 
-  update(bytes: Uint8Array, keptAt: number | undefined): void {
-    const length = bytes.length;
-    if (keptAt !== undefined) {
-      const buffer = this.writer.lend(keptAt);
-      this.#steps.push({ op: 'data', buffer, at: keptAt });
-      this.#transfer.push(buffer);
-    } else {
-      // A piece the writer copied: it may be a view into a larger buffer, which a message would clone whole.
-      const copy = new Uint8Array(bytes).buffer as ArrayBuffer;
-      this.#steps.push({ op: 'data', buffer: copy });
-      this.#transfer.push(copy);
-    }
-    this.#queued += length;
-    bytesHashedOffThread += length;
+  update(): void {
+    // Every segment but the one still filling is complete.
+    const { writer } = this;
+    while (this.#next < writer.count && writer.full(this.#next)) this.#sendRest(this.#next++);
     if (this.#queued >= BATCH_BYTES) this.#flush();
   }
 
+  /** Sends what is unsent of segment `index`, lent whole when none of it was sent, else as a copy. */
+  #sendRest(index: number): void {
+    const length = this.writer.filled(index);
+    const from = this.#sent;
+    this.#sent = 0;
+    if (from === length) return;
+    let buffer: ArrayBuffer;
+    if (from === 0) {
+      buffer = this.writer.lend(index);
+      this.#steps.push({ op: 'data', buffer, at: index });
+    } else {
+      buffer = new Uint8Array(this.writer.bytesOf(index, from, length)).buffer as ArrayBuffer;
+      this.#steps.push({ op: 'data', buffer });
+    }
+    this.#transfer.push(buffer);
+    this.#queued += length - from;
+    bytesHashedOffThread += length - from;
+  }
+
+  /** The chunk is over (commit or digest): the last segment's unsent bytes go as a copy. */
+  #sendTail(): void {
+    this.update();
+    const last = this.writer.count - 1;
+    if (last < this.#next) return;
+    const filled = this.writer.filled(last);
+    if (filled === this.#sent) return;
+    const buffer = new Uint8Array(this.writer.bytesOf(last, this.#sent, filled)).buffer as ArrayBuffer;
+    this.#steps.push({ op: 'data', buffer });
+    this.#transfer.push(buffer);
+    this.#queued += filled - this.#sent;
+    bytesHashedOffThread += filled - this.#sent;
+    this.#sent = filled;
+  }
+
   commit(): void {
+    this.#sendTail();
     this.#steps.push({ op: 'commit' });
     this.#flush();
   }
 
   rollback(): void {
+    // The writer has been cut back to the committed bytes; so is what was sent.
+    ({ next: this.#next, sent: this.#sent } = this.#committed);
     this.#steps.push({ op: 'rollback' });
     this.#flush();
   }
@@ -222,6 +265,7 @@ class WorkerHash implements UploadHash {
   digest(): Promise<string> {
     if (this.#lost) return Promise.reject(this.#lost);
     const reply = new Promise<string>((resolve, reject) => this.#digests.push({ resolve, reject }));
+    this.#sendTail();
     this.#steps.push({ op: 'digest' });
     this.#flush();
     return reply;

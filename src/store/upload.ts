@@ -149,7 +149,8 @@ export class UploadChunk {
     // Read before the hash takes the bytes: a kept chunk lent to the hashing thread is detached (length 0).
     const length = bytes.length;
     this.quota.take(length);
-    this.hash.update(bytes, this.writer.write(bytes));
+    this.writer.write(bytes);
+    this.hash.update(bytes);
     this.#received += length;
   }
 
