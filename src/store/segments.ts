@@ -133,10 +133,6 @@ export class SegmentWriter {
     return this.#segments[index]!.subarray(from, to);
   }
 
-  /** Whether every segment is here (none lent out): view and finish need them all. */
-  get home(): boolean {
-    return this.#lent.size === 0;
-  }
   /**
    * Ends the partly filled last segment before a kept chunk follows it,
    * copying it to its exact size, so no segment holds memory beyond its
