@@ -1,5 +1,5 @@
 import { RegistryError, digestInvalid } from '../oci/errors.js';
-import { isDigestAlgorithm, nodeCrypto, parseDigest, type DigestAlgorithm, type ParsedDigest } from '../oci/digest.js';
+import { hashOnce, isDigestAlgorithm, parseDigest, type DigestAlgorithm, type ParsedDigest } from '../oci/digest.js';
 import { declaredLength, streamBody } from '../http/body.js';
 import { digestHeader, sendEmpty } from '../http/reply.js';
 import type { RequestContext } from '../http/context.js';
@@ -19,7 +19,7 @@ const uploadLocation = (name: string, id: string): string => `/v2/${name}/blobs/
  * be told apart. It changes with the offset and is never checked.
  */
 function uploadState(session: UploadSession): string {
-  return nodeCrypto().createHash('sha256').update(`${session.name}\0${session.id}\0${session.size}`).digest('base64url').slice(0, 22);
+  return hashOnce('sha256', `${session.name}\0${session.id}\0${session.size}`, 'base64url').slice(0, 22);
 }
 const blobLocation = (name: string, digest: string): string => `/v2/${name}/blobs/${digest}`;
 

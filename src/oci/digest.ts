@@ -57,16 +57,22 @@ export function nodeCrypto(): typeof Crypto {
   return (crypto ??= requireBuiltin('node:crypto') as typeof Crypto);
 }
 
-type HashOnce = (algorithm: string, data: Uint8Array, encoding: 'hex') => string;
+type HashOnce = (algorithm: string, data: Uint8Array | string, encoding: 'hex' | 'base64url') => string;
+
+/**
+ * A digest of a short input in one call: node:crypto's one-shot hash (Node
+ * 20.12 and later) costs a third of a Hash object, which manifest PUTs and
+ * every upload response would otherwise make.
+ */
+export function hashOnce(algorithm: string, data: Uint8Array | string, encoding: 'hex' | 'base64url'): string {
+  const node = nodeCrypto() as typeof Crypto & { hash?: HashOnce };
+  return node.hash ? node.hash(algorithm, data, encoding) : node.createHash(algorithm).update(data).digest(encoding);
+}
 
 /** Digest of bytes held in memory. */
 export function computeDigest(bytes: Uint8Array | readonly Uint8Array[], algorithm: DigestAlgorithm = 'sha256'): string {
-  // node:crypto's one-shot hash (Node 20.12 and later) costs a third of a
-  // Hash object for a manifest-sized input, which every manifest PUT digests.
-  const { hash: hashOnce, createHash } = nodeCrypto() as typeof Crypto & { hash?: HashOnce };
-  if (hashOnce && bytes instanceof Uint8Array) return `${algorithm}:${hashOnce(algorithm, bytes, 'hex')}`;
-  const hash = createHash(algorithm);
-  if (bytes instanceof Uint8Array) hash.update(bytes);
-  else for (const segment of bytes) hash.update(segment);
+  if (bytes instanceof Uint8Array) return `${algorithm}:${hashOnce(algorithm, bytes, 'hex')}`;
+  const hash = nodeCrypto().createHash(algorithm);
+  for (const segment of bytes) hash.update(segment);
   return `${algorithm}:${hash.digest('hex')}`;
 }

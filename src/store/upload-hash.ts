@@ -71,8 +71,15 @@ class InlineHash implements UploadHash {
     this.#current = undefined;
   }
 
+  /**
+   * Ends the chunk's hash (no copy: a digest is asked for once, when the
+   * upload completes, and the chunk then commits into a closed session or
+   * rolls back to the committed hash, which is never finalised).
+   */
   async digest(): Promise<string> {
-    return (this.#current ?? this.#committed ?? nodeCrypto().createHash(this.algorithm)).copy().digest('hex');
+    const hash = this.#current ?? this.#committed?.copy() ?? nodeCrypto().createHash(this.algorithm);
+    this.#current = undefined;
+    return hash.digest('hex');
   }
 
   drop(): void {
