@@ -230,7 +230,7 @@ function report(workloads: Record<string, Workload>, others: string[], checked: 
       lines.push(`| ${row.join(' | ')} |`);
     }
   }
-  lines.push('', '| goal | target | figure | met |', '| --- | --- | --- | --- |');
+  lines.push('', '| target | goal | figure | met |', '| --- | --- | --- | --- |');
   for (const c of checked) lines.push(`| ${c.target} | ${c.goal} | ${c.display} | ${c.met === null ? 'not measured' : c.met ? 'yes' : 'NO'} |`);
   const notes: string[] = [];
   for (const [key, workload] of Object.entries(workloads)) {

@@ -70,13 +70,13 @@ function fail(message: string, code = EXIT_USAGE): void {
 
 /**
  * The version in our package.json: the nearest one above this module, which
- * runs from dist/cli.js or, bundled, from dist/bundle/cli.js.
+ * runs from dist/cli.js or, bundled, from dist/bundle/cli.cjs.
  */
 async function printVersion(): Promise<void> {
-  for (let up = '../'; up.length <= 9; up += '../') {
+  for (let depth = 1; depth <= 3; depth++) {
     let text: string;
     try {
-      text = await readFile(new URL(`${up}package.json`, import.meta.url), 'utf8');
+      text = await readFile(new URL(`${'../'.repeat(depth)}package.json`, import.meta.url), 'utf8');
     } catch {
       continue;
     }
