@@ -4,7 +4,8 @@
 // dies half-way still rolls back whole while its segments are away.
 import t from 'tap';
 import { request } from 'node:http';
-import { collectReply, sha256, sha512, startFor, type Reply } from './helpers/http.js';
+import { collectReply, send, sha256, sha512, startFor, type Reply } from './helpers/http.js';
+import { startCli } from './helpers/cli-source.js';
 import { seededBytes } from './helpers/bytes.js';
 import { OCTETS, at, call, checkError, open, patchChunk, rangeOf, type Test } from './helpers/upload.js';
 import type { RegistryOptions, RunningRegistry } from '../src/index.js';
@@ -208,4 +209,15 @@ t.test('SegmentWriter: a lent segment counts its bytes, cannot be read until bac
   writer.restore(second, back);
   t.equal(writer.size, 64 * 1024, 'the rolled-back segment does not come back');
   t.equal(writer.finish().length, 1);
+});
+
+t.test('the hashing thread starts whatever module type its parent runs as (the CLI from source runs with --input-type=module)', async (t) => {
+  const cli = await startCli(t, ['--host', '127.0.0.1']);
+  const bytes = seededBytes(2 * MiB + 9, 19);
+  const put = await send(cli.url, 'POST', `/v2/hash/esm/blobs/uploads/?digest=${sha256(bytes)}`, { body: bytes, headers: OCTETS });
+  t.equal(put.status, 201, `a large push completes: ${put.body.toString('utf8')}`);
+  const back = await send(cli.url, 'GET', `/v2/hash/esm/blobs/${sha256(bytes)}`);
+  t.ok(back.body.equals(bytes), 'and reads back byte for byte');
+  t.equal(await cli.stop(), 0);
+  t.notMatch(cli.stderr(), /internal error|require is not defined/);
 });

@@ -99,9 +99,11 @@ type Step =
 
 type Reply = { id: number; back: { at: number; buffer: ArrayBuffer }[] } | { id: number; digest: string };
 
+// import() rather than require or import statements: the same source runs
+// whether node evaluates it as CommonJS or, with --input-type=module
+// inherited from the parent, as a module. Messages wait until the listener is on.
 const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
-const { createHash } = require('node:crypto');
+Promise.all([import('node:worker_threads'), import('node:crypto')]).then(([{ parentPort }, { createHash }]) => {
 const sessions = new Map();
 parentPort.on('message', ({ id, steps }) => {
   let s = sessions.get(id);
@@ -127,6 +129,7 @@ parentPort.on('message', ({ id, steps }) => {
   }
   if (back.length > 0) parentPort.postMessage({ id, back }, transfer);
 });
+});
 `;
 
 /** Bytes sent to the hashing thread so far in this process (tests read it to know which path an upload took). */
@@ -151,7 +154,8 @@ class HashThread {
 
   private constructor() {
     const { Worker } = requireBuiltin('node:worker_threads') as typeof import('node:worker_threads');
-    this.#worker = new Worker(WORKER_SOURCE, { eval: true, name: 'oci-test-registry hashing' });
+    // execArgv []: none of the parent's flags or loaders (tsx, --input-type), which the worker does not need.
+    this.#worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], name: 'oci-test-registry hashing' });
     this.#worker.on('message', (reply: Reply) => this.#hashes.get(reply.id)?.receive(reply));
     // A hashing thread that fails takes its sessions' in-flight bytes with it: those uploads fail; the next starts a new thread.
     const fail = (error: Error) => {
