@@ -240,8 +240,9 @@ export class MemoryStore extends SeedableStore implements Store {
       else this.#unindexReferrer(repository, repository.manifests.get(parsed.digest)!);
       repository.manifests.set(manifest.digest, manifest);
       for (const tag of tags) {
+        // Only a new tag joins the order: a tag moved (or pushed again) is in it already.
+        if (!repository.tags.has(tag)) repository.sortedTags.add(tag);
         repository.tags.set(tag, manifest.digest);
-        repository.sortedTags.add(tag);
       }
       if (manifest.subject) {
         let set = repository.referrers.get(manifest.subject);
