@@ -121,14 +121,16 @@ export async function listen(handler: Handler, options: ResolvedOptions, transpo
   // (30 s by default): check often enough that the configured timeouts hold.
   const shortest = Math.min(options.headersTimeoutMs, options.requestTimeoutMs || Infinity);
   const connectionsCheckingInterval = Math.max(100, Math.min(30_000, Math.floor(shortest / 4)));
+  // One listener for every response (a response closes once), not a closure per request.
+  function onResponseClose(this: ServerResponse): void {
+    inflight.delete(this);
+    if (inflight.size === 0) idle?.();
+  }
   const server = createFor(transport, connectionsCheckingInterval, (req, res) => {
     // Once closing, answer what arrives but do not keep its connection.
     if (closing) res.shouldKeepAlive = false;
     inflight.add(res);
-    res.once('close', () => {
-      inflight.delete(res);
-      if (inflight.size === 0) idle?.();
-    });
+    res.on('close', onResponseClose);
     handler(req, res);
   });
   // node:http enforces requestTimeout only when headersTimeout is not longer (it clamps so itself when both go to createServer).

@@ -87,6 +87,38 @@ export interface RequestNotes {
 /** Receives each request's record once its response is over. */
 export type RecordListener = (record: RequestRecord, req: IncomingMessage, res: ServerResponse) => void;
 
+type Write = (this: ServerResponse, chunk?: unknown, encoding?: unknown, callback?: unknown) => unknown;
+
+/** The recorder of a response whose write and end count its body bytes. */
+const RECORDER = Symbol('oci-test-registry.recorder');
+type Recorded = ServerResponse & { [RECORDER]: RequestRecorder };
+
+function byteLength(chunk: unknown): number {
+  if (typeof chunk === 'string') return Buffer.byteLength(chunk);
+  return chunk instanceof Uint8Array ? chunk.length : 0;
+}
+
+// Shared by every recorded response (each finds its recorder through
+// RECORDER): recording a request makes no closures and no bound functions.
+function countingWrite(this: Recorded, chunk?: unknown, encoding?: unknown, callback?: unknown): unknown {
+  const recorder = this[RECORDER];
+  if (!recorder.ending) recorder.bytesOut += byteLength(chunk);
+  return recorder.write.call(this, chunk, encoding, callback);
+}
+
+function countingEnd(this: Recorded, chunk?: unknown, encoding?: unknown, callback?: unknown): unknown {
+  const recorder = this[RECORDER];
+  if (typeof chunk !== 'function') recorder.bytesOut += byteLength(chunk);
+  // node:http2's compatibility end(chunk) writes the chunk through write(): count it once.
+  recorder.ending = true;
+  return recorder.end.call(this, chunk, encoding, callback);
+}
+
+function recordOnClose(this: Recorded): void {
+  const recorder = this[RECORDER];
+  recorder.onRecord(recorder.record(), recorder.req, this);
+}
+
 /** Collects a {@link RequestRecord} for one request; the pipeline fills in what it learns. */
 export class RequestRecorder {
   readonly #at = Date.now();
@@ -97,35 +129,30 @@ export class RequestRecorder {
   fault: string | undefined;
   /** Filled in by the handler (RequestContext.notes). */
   readonly notes: RequestNotes = {};
-  #bytesOut = 0;
+  /** @internal Body bytes written so far. */
+  bytesOut = 0;
+  /** @internal Set once end() is called. */
+  ending = false;
+  /** @internal The response's own write and end. */
+  readonly write: Write;
+  readonly end: Write;
 
   constructor(
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
-    onRecord: RecordListener,
+    /** @internal */ readonly onRecord: RecordListener,
   ) {
     // Count body bytes as they are written, without buffering them.
-    const write = res.write.bind(res) as (...args: unknown[]) => boolean;
-    const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
-    const count = (chunk: unknown) => {
-      if (typeof chunk === 'string') this.#bytesOut += Buffer.byteLength(chunk);
-      else if (chunk instanceof Uint8Array) this.#bytesOut += chunk.length;
-    };
-    // node:http2's compatibility end(chunk) writes the chunk through write(): count it once.
-    let ending = false;
-    res.write = ((chunk: unknown, ...rest: unknown[]) => {
-      if (!ending) count(chunk);
-      return write(chunk, ...rest);
-    }) as ServerResponse['write'];
-    res.end = ((chunk?: unknown, ...rest: unknown[]) => {
-      if (typeof chunk !== 'function') count(chunk);
-      ending = true;
-      return end(chunk, ...rest);
-    }) as ServerResponse['end'];
-    res.once('close', () => onRecord(this.#record(), req, res));
+    this.write = res.write as Write;
+    this.end = res.end as Write;
+    (res as Recorded)[RECORDER] = this;
+    res.write = countingWrite as ServerResponse['write'];
+    res.end = countingEnd as ServerResponse['end'];
+    res.on('close', recordOnClose);
   }
 
-  #record(): RequestRecord {
+  /** @internal The record, once the response is over. */
+  record(): RequestRecord {
     const { req, res, route } = this;
     const record: RequestRecord = {
       at: this.#at,
@@ -135,7 +162,7 @@ export class RequestRecorder {
       // 0 when the client went away before any status was sent.
       status: res.headersSent ? res.statusCode : 0,
       bytesIn: bytesRead(req),
-      bytesOut: req.method === 'HEAD' ? 0 : this.#bytesOut,
+      bytesOut: req.method === 'HEAD' ? 0 : this.bytesOut,
       durationMs: Math.round((performance.now() - this.#started) * 1000) / 1000,
       completed: responseCompleted(res),
     };
