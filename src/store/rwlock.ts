@@ -3,34 +3,58 @@
  * across awaits, so a manifest's validation and the write it guards never
  * interleave with another write. Waiting writers are served before readers
  * that arrive after them, so a stream of reads cannot starve a push.
+ *
+ * A free lock runs `fn` at once, and a synchronous `fn` (every store
+ * operation but a blob's completion) gives the lock back before `read` or
+ * `write` returns: no await is spent on a lock nobody else wants.
  */
 export class RwLock {
   #readers = 0;
   #writing = false;
   #queue: { write: boolean; wake: () => void }[] = [];
 
-  async read<T>(fn: () => T | Promise<T>): Promise<T> {
-    if (this.#writing || this.#queue.length > 0) await new Promise<void>((wake) => this.#queue.push({ write: false, wake }));
-    else this.#readers++;
-    try {
-      return await fn();
-    } finally {
-      this.#readers--;
-      this.#next();
+  read<T>(fn: () => T | Promise<T>): Promise<T> {
+    if (this.#writing || this.#queue.length > 0) {
+      return new Promise<void>((wake) => this.#queue.push({ write: false, wake })).then(() => this.#run(fn, this.#readDone));
     }
+    this.#readers++;
+    return this.#run(fn, this.#readDone);
   }
 
-  async write<T>(fn: () => T | Promise<T>): Promise<T> {
+  write<T>(fn: () => T | Promise<T>): Promise<T> {
     if (this.#writing || this.#readers > 0 || this.#queue.length > 0) {
-      await new Promise<void>((wake) => this.#queue.push({ write: true, wake }));
-    } else this.#writing = true;
-    try {
-      return await fn();
-    } finally {
-      this.#writing = false;
-      this.#next();
+      // #next hands the lock over (sets #writing) before it wakes a writer.
+      return new Promise<void>((wake) => this.#queue.push({ write: true, wake })).then(() => this.#run(fn, this.#writeDone));
     }
+    this.#writing = true;
+    return this.#run(fn, this.#writeDone);
   }
+
+  /** Runs `fn` holding the lock, and calls `release` once it has returned or settled. */
+  #run<T>(fn: () => T | Promise<T>, release: () => void): Promise<T> {
+    let result: T | Promise<T>;
+    try {
+      result = fn();
+    } catch (error) {
+      release();
+      return Promise.reject(error);
+    }
+    if (!(result instanceof Promise)) {
+      release();
+      return Promise.resolve(result);
+    }
+    return result.finally(release);
+  }
+
+  readonly #readDone = (): void => {
+    this.#readers--;
+    this.#next();
+  };
+
+  readonly #writeDone = (): void => {
+    this.#writing = false;
+    this.#next();
+  };
 
   /** Hands the lock to the next waiter(s): one writer, or every reader up to the next writer. */
   #next(): void {
