@@ -11,9 +11,21 @@ export function digestHeader(digest: string, omit: boolean): Record<string, stri
   return omit ? {} : { 'Docker-Content-Digest': digest };
 }
 
+/**
+ * Writes the status line and headers, with `length` as Content-Length over
+ * any the caller's headers hold (a fault rule's, say). The headers are set
+ * one by one, as writeHead does itself once any header is set (the API
+ * version always is), so no merged copy is made per response.
+ */
+function writeHead(res: ServerResponse, status: number, headers: Headers, length: number | undefined): void {
+  for (const name in headers) res.setHeader(name, headers[name]!);
+  if (length !== undefined) res.setHeader('Content-Length', length);
+  res.writeHead(status);
+}
+
 /** Answers with no body: `Content-Length: 0`, except on 204, which must not carry one (RFC 9110 §8.6). */
 export function sendEmpty(res: ServerResponse, status: number, headers: Headers = {}): void {
-  res.writeHead(status, status === 204 ? headers : { ...headers, 'Content-Length': 0 });
+  writeHead(res, status, headers, status === 204 ? undefined : 0);
   res.end();
 }
 
@@ -24,7 +36,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 
 /** Answers with bytes held in memory. */
 export function sendBytes(res: ServerResponse, status: number, bytes: Buffer, headers: Headers, head = false): void {
-  res.writeHead(status, { ...headers, 'Content-Length': bytes.length });
+  writeHead(res, status, headers, bytes.length);
   if (head) res.end();
   else res.end(bytes);
 }
@@ -56,7 +68,7 @@ export async function sendSegments(
   headers: Headers,
   head = false,
 ): Promise<void> {
-  res.writeHead(status, { ...headers, 'Content-Length': end - start });
+  writeHead(res, status, headers, end - start);
   if (head || end === start) {
     res.end();
     return;
@@ -90,7 +102,7 @@ export async function sendStream(
   headers: Headers,
   head = false,
 ): Promise<void> {
-  res.writeHead(status, size === undefined ? headers : { ...headers, 'Content-Length': size });
+  writeHead(res, status, headers, size);
   if (head) {
     res.end();
     return;
