@@ -40,10 +40,9 @@ function decodeSegment(segment: string): string {
   }
 }
 
-function named(kind: RouteKind, nameParts: string[], reference: string | undefined, query: URLSearchParams, path: string): Route {
+function named(kind: RouteKind, name: string, reference: string | undefined, query: URLSearchParams, path: string): Route {
   // The name is checked by checkRoute, after the route is known, so an
   // invalid name is still recorded (and matched by faults) as its route.
-  const name = nameParts.join('/');
   return { kind, name, reference: reference === undefined ? undefined : decodeSegment(reference), query, path };
 }
 
@@ -63,14 +62,21 @@ export function parseRoute(url: string): Route {
   if (!path.startsWith('/v2/')) throw notFound(path);
   if (path === '/v2/_catalog') return { kind: 'catalog', query, path };
 
-  const parts = path.slice(4).split('/');
-  const at = (i: number) => parts[parts.length - i];
-  const len = parts.length;
-  if (len >= 3 && at(2) === 'tags' && at(1) === 'list') return named('tags', parts.slice(0, -2), undefined, query, path);
-  if (len >= 4 && at(3) === 'blobs' && at(2) === 'uploads') return named('upload', parts.slice(0, -3), at(1), query, path);
-  if (len >= 3 && at(2) === 'blobs') return named('blob', parts.slice(0, -2), at(1), query, path);
-  if (len >= 3 && at(2) === 'manifests') return named('manifest', parts.slice(0, -2), at(1), query, path);
-  if (len >= 3 && at(2) === 'referrers') return named('referrers', parts.slice(0, -2), at(1), query, path);
+  // Segments are found from the end by index (no split and join per request).
+  const last = path.lastIndexOf('/');
+  const second = last > 4 ? path.lastIndexOf('/', last - 1) : -1;
+  // At least three segments after /v2/: a name (maybe empty, refused by checkRoute), a kind, a reference.
+  if (second < 4) throw notFound(path);
+  const kind = path.slice(second + 1, last);
+  const reference = path.slice(last + 1);
+  if (kind === 'tags' && reference === 'list') return named('tags', path.slice(4, second), undefined, query, path);
+  if (kind === 'uploads') {
+    const third = path.lastIndexOf('/', second - 1);
+    if (third >= 4 && path.slice(third + 1, second) === 'blobs') return named('upload', path.slice(4, third), reference, query, path);
+  }
+  if (kind === 'blobs') return named('blob', path.slice(4, second), reference, query, path);
+  if (kind === 'manifests') return named('manifest', path.slice(4, second), reference, query, path);
+  if (kind === 'referrers') return named('referrers', path.slice(4, second), reference, query, path);
   throw notFound(path);
 }
 
