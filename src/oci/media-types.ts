@@ -41,6 +41,7 @@ export const EMPTY_DESCRIPTOR = {
 /** Media type without parameters, lower-cased (spec: the registry SHOULD ignore Content-Type parameters). */
 export function bareMediaType(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  const bare = value.split(';', 1)[0]!.trim().toLowerCase();
+  const semicolon = value.indexOf(';');
+  const bare = (semicolon === -1 ? value : value.slice(0, semicolon)).trim().toLowerCase();
   return bare === '' ? undefined : bare;
 }
