@@ -309,6 +309,10 @@ export async function tlsTransfers(ctx: Context, blob: BigBlob): Promise<Workloa
     pushH2: { title: 'push over HTTP/2', unit: 'MB/s', better: 'higher' },
     pullHttps: { title: 'pull over HTTPS/1.1', unit: 'MB/s', better: 'higher' },
     pullH2: { title: 'pull over HTTP/2', unit: 'MB/s', better: 'higher' },
+    pushHttpsCpu: { title: 'server CPU per GB, push over HTTPS/1.1', unit: 'CPU s/GB', better: 'lower' },
+    pushH2Cpu: { title: 'server CPU per GB, push over HTTP/2', unit: 'CPU s/GB', better: 'lower' },
+    pushHttpsClientCpu: { title: 'client CPU per GB, push over HTTPS/1.1 (this process)', unit: 'CPU s/GB', better: 'lower' },
+    pushH2ClientCpu: { title: 'client CPU per GB, push over HTTP/2 (this process)', unit: 'CPU s/GB', better: 'lower' },
   });
   const dir = mkdtempSync(join(tmpdir(), 'oci-bench-tls-'));
   try {
@@ -332,8 +336,16 @@ export async function tlsTransfers(ctx: Context, blob: BigBlob): Promise<Workloa
           for (const target of targets) {
             const { pieces, digest } = blob.variant(++variants);
             const started = performance.now();
+            const cpuBefore = target.pid === undefined ? undefined : cpuNs(target.pid);
+            const clientBefore = process.cpuUsage();
             await withTimeout(pushMonolithic(target.endpoint, BIG_REPO, pieces, digest), ctx.config.roundTimeoutMs, `push over TLS on ${target.key}`);
             collector.add(`push${suffix}`, target.key, blob.size / MB / ((performance.now() - started) / 1000));
+            // Decryption and hashing both take CPU: what bounds a TLS push on a small machine.
+            const client = process.cpuUsage(clientBefore);
+            // Both sides share this machine's cores: with them all busy, the client's CPU per GB bounds every server alike.
+            collector.add(`push${suffix}ClientCpu`, target.key, ((client.user + client.system) * 1e3) / blob.size);
+            const cpuAfter = target.pid === undefined ? undefined : cpuNs(target.pid);
+            if (cpuBefore !== undefined && cpuAfter !== undefined) collector.add(`push${suffix}Cpu`, target.key, (cpuAfter - cpuBefore) / blob.size);
             await deleteBlob(target.endpoint, BIG_REPO, digest);
             const seconds = await withTimeout(pullVerified(target, stored.digest, blob.size), ctx.config.roundTimeoutMs, `pull over TLS on ${target.key}`);
             collector.add(`pull${suffix}`, target.key, blob.size / MB / seconds);
