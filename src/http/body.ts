@@ -29,7 +29,7 @@ export function streamBody(req: IncomingMessage, sink: (chunk: Buffer) => void):
     let total = 0;
     let settled = false;
     // The listeners stay on the request and do nothing once settled:
-    // removing four listeners cost more than the rest of a small body's read.
+    // removing four listeners per request showed in manifest PUT profiles.
     // Left on, a late 'error' is still caught, and a 'data' after a sink's
     // throw (drain reads on) is not the sink's any more.
     const settle = (error?: unknown) => {

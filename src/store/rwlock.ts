@@ -4,9 +4,9 @@
  * interleave with another write. Waiting writers are served before readers
  * that arrive after them, so a stream of reads cannot starve a push.
  *
- * A free lock runs `fn` at once, and a synchronous `fn` (every store
- * operation but a blob's completion) gives the lock back before `read` or
- * `write` returns: no await is spent on a lock nobody else wants.
+ * A free lock runs `fn` at once, and a synchronous `fn` (most store
+ * operations) gives the lock back before `read` or `write` returns: no
+ * await is spent on a lock nobody else wants.
  */
 export class RwLock {
   #readers = 0;
