@@ -10,11 +10,11 @@
  * evaluated only when asked for, and no builtin is imported dynamically
  * (a code-cached script cannot).
  */
-import { mkdir, readFile } from 'node:fs/promises';
 import type { RegistryOptions } from './options.js';
 import { startRegistry, type RunningRegistry } from './registry.js';
 import type { RequestRecord } from './http/record.js';
 import { writeCa } from './cli/tls.js';
+import { filePromises } from './cli/builtins.js';
 import { EXIT_USAGE, PROGRAM, UsageError, helpText } from './cli/flags.js';
 import { inFlagTerms, parseCommandLine, type CommandLine } from './cli/command-line.js';
 
@@ -76,7 +76,7 @@ async function printVersion(): Promise<void> {
   for (let depth = 1; depth <= 3; depth++) {
     let text: string;
     try {
-      text = await readFile(new URL(`${'../'.repeat(depth)}package.json`, import.meta.url), 'utf8');
+      text = await filePromises().readFile(new URL(`${'../'.repeat(depth)}package.json`, import.meta.url), 'utf8');
     } catch {
       continue;
     }
@@ -167,7 +167,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   if (line.exportDir !== undefined) {
     // Fail now, not after a whole CI job, if the directory cannot be made.
     try {
-      await mkdir(line.exportDir, { recursive: true });
+      await filePromises().mkdir(line.exportDir, { recursive: true });
     } catch (error) {
       return fail(`cannot create the --export directory ${line.exportDir}: ${(error as Error).message}`);
     }

@@ -3,10 +3,10 @@
  * rows in cli.ts): the parts of the `tls` option object, and where to write
  * the generated CA for the clients a CI job runs (--ca-out, --certs-dir).
  */
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RegistryOptions, TlsOptions } from '../options.js';
+import { filePromises } from './builtins.js';
 import type { RunningRegistry } from '../registry.js';
 
 /** Flag → the `tls` option field it sets (each implies --tls). */
@@ -57,21 +57,21 @@ export async function writeCa(registry: RunningRegistry, output: CaOutput): Prom
   if (!ca) return undefined;
   let path: string | undefined;
   if (output.caOut !== undefined) {
-    await writeFile(output.caOut, ca);
+    await filePromises().writeFile(output.caOut, ca);
     path = output.caOut;
   }
   if (output.certsDir !== undefined) {
     const hosts = new Set([registry.options.host, '127.0.0.1', 'localhost', ...(typeof registry.options.tls === 'object' ? (registry.options.tls.hosts ?? []) : [])]);
     for (const host of hosts) {
       const dir = join(output.certsDir, `${host.includes(':') ? `[${host}]` : host}:${registry.port}`);
-      await mkdir(dir, { recursive: true });
-      await writeFile(join(dir, 'ca.crt'), ca);
+      await filePromises().mkdir(dir, { recursive: true });
+      await filePromises().writeFile(join(dir, 'ca.crt'), ca);
       path ??= join(dir, 'ca.crt');
     }
   }
   if (path === undefined) {
-    path = join(await mkdtemp(join(tmpdir(), 'oci-test-registry-')), 'ca.crt');
-    await writeFile(path, ca);
+    path = join(await filePromises().mkdtemp(join(tmpdir(), 'oci-test-registry-')), 'ca.crt');
+    await filePromises().writeFile(path, ca);
   }
   return path;
 }
