@@ -31,7 +31,7 @@ export class BlobRedirects {
 
   /**
    * An absolute URL on this server, under another spelling of its host
-   * (127.0.0.1 ↔ localhost) unless a host was configured: clients see a
+   * (127.0.0.1 or localhost) unless a host was configured: clients see a
    * different host, as with a real object store, and must drop credentials.
    */
   location(authority: string, name: string, digest: string): string {

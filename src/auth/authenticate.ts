@@ -126,7 +126,7 @@ export class Authenticator {
   /**
    * The challenge of RFC 6750 / the Docker token spec for a request needing
    * `scopes`: all of them, space-separated in one `scope` parameter (RFC 6749
-   * §3.3), so a client that follows it gets one token that does it all.
+   * section 3.3), so a client that follows it gets one token that does it all.
    */
   challenge(authority: string, scopes: Scope[], error?: 'invalid_token' | 'insufficient_scope'): string {
     let value = `Bearer realm="${this.scheme}://${authority}/token",service="${authority}"`;

@@ -128,7 +128,7 @@ export class SegmentWriter {
     return index < this.#segments.length - 1 || this.#fill === this.#lengths[index];
   }
 
-  /** Bytes `from`…`to` of a segment that is here, as a view. */
+  /** Bytes `from` to `to` of a segment that is here, as a view. */
   bytesOf(index: number, from: number, to: number): Buffer {
     return this.#segments[index]!.subarray(from, to);
   }

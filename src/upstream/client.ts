@@ -145,7 +145,7 @@ export class UpstreamClient {
     return response;
   }
 
-  /** Docker token authentication: GET realm?service=…&scope=…, with Basic credentials when we have them. */
+  /** Docker token authentication: GET realm?service=...&scope=..., with Basic credentials when we have them. */
   async #fetchToken(params: Record<string, string>, scope: string): Promise<void> {
     const realm = new URL(params.realm!);
     if (params.service) realm.searchParams.set('service', params.service);

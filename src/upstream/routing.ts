@@ -39,7 +39,7 @@ export class Upstreams {
   /**
    * readOnly: pushes and deletes are 405 UNSUPPORTED, as distribution's proxy
    * answers them (registry/proxy/proxymanifeststore.go Put/Delete and
-   * proxyblobstore.go Create return ErrUnsupported → errcode.ErrorCodeUnsupported).
+   * proxyblobstore.go Create return ErrUnsupported -> errcode.ErrorCodeUnsupported).
    */
   checkWrite(route: Route, method: string): void {
     if (method === 'GET' || !WRITABLE.has(route.kind)) return;
