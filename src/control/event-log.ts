@@ -93,7 +93,11 @@ export class EventSubscription {
  * oldest kept event is ended, so a slow reader can never grow memory.
  */
 export class EventLog {
-  #entries: SequencedEvent[] = [];
+  // Kinds and events side by side, numbered from the last sequence number
+  // back: the {seq, kind, event} a reader takes is made when it is read, so
+  // an event nobody reads costs no object of its own.
+  #kinds: EventKind[] = [];
+  #events: SequencedEvent['event'][] = [];
   #seq = 0;
   readonly limit: number;
   readonly #subscriptions = new Set<EventSubscription>();
@@ -111,23 +115,31 @@ export class EventLog {
     return this.#subscriptions;
   }
 
+  /** The sequence number of the oldest event kept (one past the last when none is). */
+  get #oldest(): number {
+    return this.#seq - this.#events.length + 1;
+  }
+
   append(kind: EventKind, event: SequencedEvent['event']): void {
-    this.#entries.push({ seq: ++this.#seq, kind, event });
-    if (this.#entries.length > this.limit + Math.max(1, this.limit >> 4)) {
-      this.#entries = this.#entries.slice(-this.limit);
-      const oldest = this.#entries[0]!.seq;
+    this.#seq++;
+    this.#kinds.push(kind);
+    this.#events.push(event);
+    if (this.#events.length > this.limit + Math.max(1, this.limit >> 4)) {
+      this.#kinds = this.#kinds.slice(-this.limit);
+      this.#events = this.#events.slice(-this.limit);
+      const oldest = this.#oldest;
       for (const subscription of [...this.#subscriptions]) {
         if (subscription.cursor < oldest - 1) subscription.end(`slow reader: more than ${this.limit} events behind, so events after id ${subscription.cursor} were discarded`);
       }
     }
-    for (const subscription of [...this.#subscriptions]) subscription.notify();
+    if (this.#subscriptions.size > 0) for (const subscription of [...this.#subscriptions]) subscription.notify();
   }
 
   /** The first event kept whose sequence number is greater than `seq`. */
   eventAfter(seq: number): SequencedEvent | undefined {
-    const first = this.#entries[0];
-    if (!first) return undefined;
-    return this.#entries[Math.max(0, seq + 1 - first.seq)];
+    const index = Math.max(0, seq + 1 - this.#oldest);
+    if (index >= this.#events.length) return undefined;
+    return { seq: this.#oldest + index, kind: this.#kinds[index]!, event: this.#events[index]! };
   }
 
   /**
@@ -137,7 +149,7 @@ export class EventLog {
    */
   subscribe(listener: SubscriptionListener, after = this.#seq): EventSubscription {
     // Resuming from before the oldest event kept starts at the oldest kept.
-    const oldest = this.#entries[0]?.seq ?? this.#seq + 1;
+    const oldest = this.#oldest;
     const subscription = new EventSubscription(this, Math.max(Math.min(after, this.#seq), oldest - 1), listener);
     this.#subscriptions.add(subscription);
     return subscription;
@@ -149,7 +161,8 @@ export class EventLog {
 
   /** Forgets every event (reset); readers stay subscribed and continue with what happens next. */
   clear(): void {
-    this.#entries = [];
+    this.#kinds = [];
+    this.#events = [];
     for (const subscription of this.#subscriptions) subscription.skipTo(this.#seq);
   }
 
