@@ -340,9 +340,10 @@ export async function tlsTransfers(ctx: Context, blob: BigBlob): Promise<Workloa
             const clientBefore = process.cpuUsage();
             await withTimeout(pushMonolithic(target.endpoint, BIG_REPO, pieces, digest), ctx.config.roundTimeoutMs, `push over TLS on ${target.key}`);
             collector.add(`push${suffix}`, target.key, blob.size / MB / ((performance.now() - started) / 1000));
-            // Decryption and hashing both take CPU: what bounds a TLS push on a small machine.
+            // CPU per GB on both sides (the server's all threads): the client
+            // encrypts, the server decrypts and hashes, and they share this
+            // machine's cores, which is what bounds a TLS push here.
             const client = process.cpuUsage(clientBefore);
-            // Both sides share this machine's cores: with them all busy, the client's CPU per GB bounds every server alike.
             collector.add(`push${suffix}ClientCpu`, target.key, ((client.user + client.system) * 1e3) / blob.size);
             const cpuAfter = target.pid === undefined ? undefined : cpuNs(target.pid);
             if (cpuBefore !== undefined && cpuAfter !== undefined) collector.add(`push${suffix}Cpu`, target.key, (cpuAfter - cpuBefore) / blob.size);
