@@ -12,9 +12,6 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createRegistry } from '../src/index.js';
 
-// A cold Go build cache compiles net/http first: allow more than tap's default 30 s.
-t.setTimeout(600_000);
-
 const root = fileURLToPath(new URL('..', import.meta.url));
 const run = promisify(execFile);
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
