@@ -14,7 +14,7 @@ import type { RegistryOptions } from './options.js';
 import { startRegistry, type RunningRegistry } from './registry.js';
 import type { RequestRecord } from './http/record.js';
 import { writeCa } from './cli/tls.js';
-import { filePromises } from './cli/builtins.js';
+import { filePromises } from './builtins.js';
 import { EXIT_USAGE, PROGRAM, UsageError, helpText } from './cli/flags.js';
 import { inFlagTerms, parseCommandLine, type CommandLine } from './cli/command-line.js';
 

@@ -1,9 +1,9 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Session } from 'node:http2';
-import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { ResolvedOptions } from './options.js';
 import type { ServerCredentials } from './tls/credentials.js';
+import { requireBuiltin } from './builtins.js';
 
 /**
  * Answers a request node:http could not parse (bad framing, a body longer
@@ -87,15 +87,7 @@ export const HTTP2_LIMITS = {
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
-/**
- * node:https and node:http2 (with node:tls, ~13 ms) are loaded only when TLS
- * is on, and through require rather than import(): the CLI runs from a
- * bundle compiled with V8's code cache (bin/code-cache.cjs), where a dynamic
- * import() has no loader to go to.
- */
-const requireBuiltin = createRequire(import.meta.url);
-
-/** The server for a transport. */
+/** The server for a transport; node:https and node:http2 (with node:tls, ~13 ms) load only when TLS is on. */
 function createFor(transport: Transport | undefined, connectionsCheckingInterval: number, onRequest: Handler): Server {
   // A missing Host is answered by the pipeline with an OCI error, not by node:http's bare 400.
   const common = { connectionsCheckingInterval, requireHostHeader: false };

@@ -6,7 +6,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RegistryOptions, TlsOptions } from '../options.js';
-import { filePromises } from './builtins.js';
+import { filePromises } from '../builtins.js';
 import type { RunningRegistry } from '../registry.js';
 
 /** Flag → the `tls` option field it sets (each implies --tls). */

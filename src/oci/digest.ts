@@ -1,6 +1,6 @@
 import type * as Crypto from 'node:crypto';
-import { createRequire } from 'node:module';
 import { digestInvalid } from './errors.js';
+import { requireBuiltin } from '../builtins.js';
 
 /** Digest algorithms this registry computes and verifies (image-spec "Digests": registered algorithms). */
 export type DigestAlgorithm = 'sha256' | 'sha512';
@@ -48,7 +48,6 @@ export function parseDigest(value: string): ParsedDigest {
   return { algorithm, encoded, digest: value };
 }
 
-const requireBuiltin = createRequire(import.meta.url);
 let crypto: typeof Crypto | undefined;
 
 /**

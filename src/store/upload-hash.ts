@@ -18,9 +18,9 @@
  * cuts only into segments that are here.
  */
 import type * as Crypto from 'node:crypto';
-import { createRequire } from 'node:module';
 import type { Worker as WorkerThread } from 'node:worker_threads';
 import { nodeCrypto, type DigestAlgorithm } from '../oci/digest.js';
+import { requireBuiltin } from '../builtins.js';
 import type { SegmentWriter } from './segments.js';
 
 export interface UploadHash {
@@ -137,8 +137,6 @@ export let bytesHashedOffThread = 0;
 
 /** Bytes queued before they are posted: large enough that messages cost little, small enough to overlap. */
 const BATCH_BYTES = 1024 * 1024;
-
-const requireBuiltin = createRequire(import.meta.url);
 
 /** The one hashing thread of this process, started on the first large upload; unref'd, so it never keeps a process alive. */
 class HashThread {
