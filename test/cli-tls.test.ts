@@ -3,7 +3,7 @@
 import t from 'tap';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { request } from 'node:https';
 import { X509Certificate } from 'node:crypto';
 import { parseCommandLine } from '../src/cli/command-line.js';
@@ -52,6 +52,8 @@ t.test('--tls --http2 --json --ca-out --certs-dir: https ready line with the CA 
   t.match(ready, { url: /^https:/, host: /^127\.0\.0\.1:/, port: Number, pid: Number, ca: String });
   t.ok(existsSync(ready.ca), 'without --ca-out the CA goes to a temp file named in the JSON');
   t.equal((await get(`${ready.url}/v2/`, readFileSync(ready.ca, 'utf8'))).status, 200);
+  t.equal(await json.stop(), 0);
+  t.notOk(existsSync(dirname(ready.ca)), 'the temp directory is removed when the registry stops');
 });
 
 t.test('bad --tls-cert / --tls-key: exit 2 naming the flag', async (t) => {

@@ -6,7 +6,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RegistryOptions, TlsOptions } from '../options.js';
-import { filePromises } from '../builtins.js';
+import { filePromises, requireBuiltin } from '../builtins.js';
 import type { RunningRegistry } from '../registry.js';
 
 /** Flag → the `tls` option field it sets (each implies --tls). */
@@ -49,8 +49,9 @@ export function applyTlsFlag(name: string, value: string, options: RegistryOptio
 /**
  * Writes the CA where the flags ask (--ca-out FILE; --certs-dir DIR as
  * DIR/<host>:<port>/ca.crt for every name of the server, the layout Docker,
- * containerd and podman read), else to a fresh temp file. Returns the path
- * --json reports; undefined without a generated CA.
+ * containerd and podman read), else to a fresh temp file, whose directory
+ * is removed when this process exits (it is ours, unlike the flags' paths).
+ * Returns the path --json reports; undefined without a generated CA.
  */
 export async function writeCa(registry: RunningRegistry, output: CaOutput): Promise<string | undefined> {
   const ca = registry.tls?.ca;
@@ -70,7 +71,10 @@ export async function writeCa(registry: RunningRegistry, output: CaOutput): Prom
     }
   }
   if (path === undefined) {
-    path = join(await filePromises().mkdtemp(join(tmpdir(), 'oci-test-registry-')), 'ca.crt');
+    const dir = await filePromises().mkdtemp(join(tmpdir(), 'oci-test-registry-'));
+    // 'exit' covers every way out (a signal's shutdown, a second signal, a failure); it must be synchronous.
+    process.once('exit', () => (requireBuiltin('node:fs') as typeof import('node:fs')).rmSync(dir, { recursive: true, force: true }));
+    path = join(dir, 'ca.crt');
     await filePromises().writeFile(path, ca);
   }
   return path;
