@@ -42,7 +42,7 @@ writeFileSync(
   `#!/bin/sh\nif [ "$1" = oci-test-registry ]; then shift; exec ${JSON.stringify(process.execPath)} --import ${JSON.stringify(import.meta.resolve('tsx'))} ${JSON.stringify(runner)} "$@"; fi\nexec ${JSON.stringify(realNpx)} "$@"\n`,
 );
 chmodSync(join(bin, 'npx'), 0o755);
-const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${process.env.PATH}`, GOCACHE: process.env.GOCACHE ?? join(tmpdir(), 'oci-test-registry-gocache'), GOFLAGS: '' };
+const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${process.env.PATH}`, GOCACHE: process.env.GOCACHE ?? join(dir, 'gocache'), GOFLAGS: '' };
 delete env.NODE_OPTIONS;
 delete env.PORT;
 
