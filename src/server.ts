@@ -82,8 +82,23 @@ export const HTTP2_LIMITS = {
   maxHeaderListPairs: 128,
   // Time a connection may take to pick a protocol (ALPN) before it is closed.
   unknownProtocolTimeout: 10_000,
-  settings: { maxConcurrentStreams: 256, maxHeaderListSize: 64 * 1024, enablePush: false },
+  // initialWindowSize: see HTTP2_CONNECTION_WINDOW.
+  settings: { maxConcurrentStreams: 256, maxHeaderListSize: 64 * 1024, enablePush: false, initialWindowSize: 1 << 20 },
 } as const;
+
+/**
+ * Flow-control windows for what clients send (RFC 9113 §6.9): 1 MiB per
+ * stream (SETTINGS_INITIAL_WINDOW_SIZE above) and 4 MiB for the connection
+ * (a WINDOW_UPDATE on stream 0 when the session opens), so four uploads on
+ * one connection each have a full stream window. The protocol's default,
+ * 65,535 bytes for each, made a client pushing a blob stop every 64 KiB to
+ * wait for a WINDOW_UPDATE: h2 pushes of 256 MiB went from ~220 to 350-420
+ * MB/s with these in alternating runs (Go's net/http server allows 1 MiB
+ * for each). Memory
+ * stays bounded: a stream whose body is not being read holds at most its
+ * window, and the registry reads every upload's body as it comes.
+ */
+export const HTTP2_CONNECTION_WINDOW = 4 << 20;
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -143,6 +158,7 @@ export async function listen(handler: Handler, options: ResolvedOptions, transpo
     session.once('close', () => sessions.delete(session));
     // A session error (a flood, a protocol error) closes that session only.
     session.on('error', () => undefined);
+    session.setLocalWindowSize(HTTP2_CONNECTION_WINDOW);
   });
   // A failed handshake (plain HTTP, a refused client certificate) concerns that connection only.
   server.on('tlsClientError', () => undefined);

@@ -4,7 +4,7 @@
 // bad cert/key options, faults over h2, and node:http2's limits.
 import t from 'tap';
 import { execFileSync, spawn } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { startRegistry, type RunningRegistry } from '../src/index.js';
 import { collectReply, sendRaw, startFor, type Reply } from './helpers/http.js';
 import { pushBlob } from './helpers/push.js';
-import { HTTP2_LIMITS } from '../src/server.js';
+import { HTTP2_CONNECTION_WINDOW, HTTP2_LIMITS } from '../src/server.js';
 
 /** A temp directory removed after the test. */
 function tempDir(t: { teardown(fn: () => unknown): void }): string {
@@ -278,6 +278,30 @@ t.test('node:http2 limits are set: a session may open thousands of streams (at m
   t.equal(session.remoteSettings.maxConcurrentStreams, HTTP2_LIMITS.settings.maxConcurrentStreams, 'the server announces its stream limit');
   const replies = await Promise.all(Array.from({ length: 3000 }, () => h2get(session, '/v2/')));
   t.equal(replies.filter((r) => r.status === 200).length, 3000, 'every stream answered, the client queueing past the limit');
+});
+
+t.test('h2 flow control: uploads get a 1 MiB stream window and a 4 MiB connection window, not the 64 KiB default (RFC 9113 §6.9.2)', async (t) => {
+  const registry = await start(t, { tls: true, http2: true });
+  const session = await h2session(t, registry.url, registry.tls!.ca);
+  t.equal(session.remoteSettings.initialWindowSize, 1 << 20, 'SETTINGS_INITIAL_WINDOW_SIZE is 1 MiB');
+  // The connection's WINDOW_UPDATE goes out when the session opens, before any reply on it.
+  t.equal((await h2get(session, '/v2/')).status, 200);
+  t.equal(session.state.remoteWindowSize, HTTP2_CONNECTION_WINDOW, 'the connection window the client may fill is 4 MiB');
+  t.equal(HTTP2_CONNECTION_WINDOW, 4 << 20);
+  // A body larger than both windows still arrives whole: the registry reads it and the windows are given back.
+  const bytes = Buffer.alloc(9 << 20, 5);
+  const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+  const put = await new Promise<number>((resolve, reject) => {
+    const stream = session.request({ ':method': 'POST', ':path': `/v2/flow/blobs/uploads/?digest=${digest}`, 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) });
+    stream.on('response', (h) => resolve(Number(h[':status'])));
+    stream.on('error', reject);
+    stream.resume();
+    stream.end(bytes);
+  });
+  t.equal(put, 201, 'a 9 MiB monolithic push over h2 is stored');
+  const got = await h2get(session, `/v2/flow/blobs/${digest}`);
+  t.equal(got.status, 200);
+  t.ok(got.body.equals(bytes), 'and reads back byte for byte');
 });
 
 /** An HTTP/2 frame (RFC 9113 §4.1). */
