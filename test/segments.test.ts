@@ -2,7 +2,7 @@
 // (DESIGN.md "Blob bytes"): random writes and truncates checked against a
 // Buffer.concat reference, with a seeded PRNG so a failure replays exactly.
 import t from 'tap';
-import { SegmentWriter } from '../src/store/segments.js';
+import { KEEP_CHUNK, SegmentWriter } from '../src/store/segments.js';
 import { mulberry32 } from './helpers/bytes.js';
 
 /** The `t` a subtest callback receives (tap does not export the plugin-extended type by name). */
@@ -168,6 +168,24 @@ t.test('bytes are copied in: changing the caller\'s buffer afterwards changes no
   const segments = writer.finish();
   t.equal(concat(segments).toString(), 'original bytes', 'finish');
   t.notOk(segments.some((s) => s.buffer === input.buffer), 'no segment shares memory with the input');
+});
+
+t.test('a chunk that owns its buffer is kept from KEEP_CHUNK (a plain read) up; a 16 KiB TLS record is copied', async (t) => {
+  t.equal(KEEP_CHUNK, 32 * KiB);
+  const own = (length: number, fill: number) => Buffer.from(new Uint8Array(length).fill(fill).buffer);
+  const writer = new SegmentWriter();
+  const records = [own(16 * KiB, 1), own(16 * KiB, 2), own(16 * KiB, 3)];
+  for (const record of records) writer.write(record);
+  t.equal(writer.count, 1, 'three 16 KiB records share one segment');
+  t.notOk(writer.view().some((s) => records.some((r) => r.buffer === s.buffer)), 'none of them is kept as it came');
+  const read = own(64 * KiB, 4);
+  writer.write(read);
+  t.equal(writer.count, 2, 'a 64 KiB read follows as a segment of its own');
+  t.equal(writer.view()[1]!.buffer, read.buffer, 'kept without a copy');
+  const slice = own(128 * KiB, 5).subarray(0, 64 * KiB);
+  writer.write(slice);
+  t.notOk(writer.view().some((s) => s.buffer === slice.buffer), 'a slice of a larger buffer is copied, however large');
+  checkFinished(t, writer.finish(), Buffer.concat([...records.map((r) => Buffer.from(r)), Buffer.alloc(64 * KiB, 4), Buffer.alloc(64 * KiB, 5)]), 'records, a read, a slice');
 });
 
 t.test('finish() gives exact bytes and trims the last segment', async (t) => {
