@@ -8,7 +8,7 @@
 // See bench/README.md for the workloads, the flags and how to run
 // distribution's registry beside it.
 import { writeFileSync, mkdirSync } from 'node:fs';
-import { cpus, loadavg, totalmem, uptime } from 'node:os';
+import { availableParallelism, cpus, loadavg, totalmem, uptime } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fmt, parseSize } from './stats.js';
@@ -149,9 +149,51 @@ function median(workloads: Record<string, Workload>, workload: string, metric: s
   return workloads[workload]?.metrics[metric]?.targets[target]?.median ?? NaN;
 }
 
+/** A push workload's metrics: MB/s, and the server's and the client's CPU per GB. */
+interface PushMetrics {
+  rate: string;
+  cpu: string;
+  clientCpu: string;
+}
+const PLAIN_PUSH: PushMetrics = { rate: 'throughput', cpu: 'cpu', clientCpu: 'clientCpu' };
+const TLS_PUSH: Record<string, PushMetrics> = {
+  pushHttps: { rate: 'pushHttps', cpu: 'pushHttpsCpu', clientCpu: 'pushHttpsClientCpu' },
+  pushH2: { rate: 'pushH2', cpu: 'pushH2Cpu', clientCpu: 'pushH2ClientCpu' },
+};
+
+/**
+ * The most a push that verifies its digest could reach here, over the bare
+ * server's rate (which hashes nothing): an upper bound, from this run's
+ * figures. Such a server does at least the bare server's work and one
+ * sha256 over every byte, so (1) it is no faster than the bare server,
+ * (2) no faster than one sha256 stream (the hash of one upload is one
+ * sequential computation), and (3) with the client beside it, its rate
+ * times the CPU per GB of all three (the bare server's, the client's, the
+ * hash's) fits in the machine's cores. Other load on the machine and
+ * anything the server does beyond that only lower it.
+ */
+function verifyingBound(workloads: Record<string, Workload>, workload: string, metrics = PLAIN_PUSH): { bound: number; busy: Record<string, number> } {
+  const busy: Record<string, number> = {};
+  const cpu = (target: string) => median(workloads, workload, metrics.cpu, target) + median(workloads, workload, metrics.clientCpu, target);
+  for (const target of ['ours', 'bare']) {
+    const cores = (median(workloads, workload, metrics.rate, target) / 1000) * cpu(target);
+    if (Number.isFinite(cores)) busy[target] = cores;
+  }
+  const sha = workloads.sha256?.metrics.throughput?.targets['node:crypto']?.median ?? NaN;
+  const bareRate = median(workloads, workload, metrics.rate, 'bare');
+  const perGb = cpu('bare') + 1000 / sha;
+  return { bound: Math.min(bareRate, sha, (availableParallelism() / perGb) * 1000) / bareRate, busy };
+}
+
 /** The goals of issue 18 ("Speed, second pass"), each a ratio of medians measured in this run. */
 function checks(workloads: Record<string, Workload>, others: readonly string[]): Check[] {
   const out: Check[] = [];
+  /** Adds to the check just made for a push the bound any verifying server meets in this run. */
+  const boundNote = (workload: string, metrics?: PushMetrics) => {
+    const check = out[out.length - 1];
+    const { bound } = verifyingBound(workloads, workload, metrics);
+    if (check?.workload === workload && Number.isFinite(bound)) check.display += `; bound for any verifying server here: ${fmt(bound)}`;
+  };
   const compare = (workload: string, metric: string, what: string, op: '>=' | '<=', limit: number, other = 'bare') => {
     if (!workloads[workload]) return;
     const value = median(workloads, workload, metric, 'ours') / median(workloads, workload, metric, other);
@@ -172,13 +214,17 @@ function checks(workloads: Record<string, Workload>, others: readonly string[]):
     compare('images', 'rate', 'image pushes/s', '>=', 1.0, 'ggcr');
   }
   compare('push-monolithic', 'throughput', 'push monolithic MB/s', '>=', 0.7);
+  boundNote('push-monolithic');
   compare('push-chunked', 'throughput', 'push chunked MB/s', '>=', 0.7);
+  boundNote('push-chunked');
   compare('manifest-head', 'rate', 'manifest HEAD req/s', '>=', 0.9);
   compare('manifest-get', 'rate', 'manifest GET req/s', '>=', 0.9);
   compare('pull', 'throughput', 'pull MB/s', '>=', 0.9);
   compare('tls', 'pushHttps', 'push over HTTPS/1.1 MB/s', '>=', 0.8);
+  boundNote('tls', TLS_PUSH.pushHttps);
   compare('tls', 'pullHttps', 'pull over HTTPS/1.1 MB/s', '>=', 0.8);
   compare('tls', 'pushH2', 'push over HTTP/2 MB/s', '>=', 0.8);
+  boundNote('tls', TLS_PUSH.pushH2);
   compare('tls', 'pullH2', 'pull over HTTP/2 MB/s', '>=', 0.8);
   compare('tags', 'walk', 'tags paginated walk time', '<=', 1.5);
   if (workloads.memory) {
@@ -225,6 +271,12 @@ function report(workloads: Record<string, Workload>, others: string[], checked: 
         const sha = hashing.targets['node:crypto']?.median ?? NaN;
         const serial = 1 / (1 / (m.targets.bare?.median ?? NaN) + 1 / sha);
         if (Number.isFinite(ours / sha)) row[5] = `${row[5]}; ${fmt(ours / sha)} of sha256; ${fmt(ours / serial)} of serial http+sha256 (${fmt(serial)} MB/s)`;
+      }
+      const push = key.startsWith('push-') && metricKey === 'throughput' ? PLAIN_PUSH : key === 'tls' ? TLS_PUSH[metricKey] : undefined;
+      if (push) {
+        const { bound, busy } = verifyingBound(workloads, key, push);
+        if (busy.ours !== undefined && busy.bare !== undefined) row[5] = `${row[5]}; cores busy (server + client): ours ${fmt(busy.ours)}, bare ${fmt(busy.bare)} of ${availableParallelism()}`;
+        if (Number.isFinite(bound)) row[5] = `${row[5]}; bound for any verifying server here: ${fmt(bound)}`;
       }
       for (const url of others) row.push(cell(m, url), div(m, 'ours', url));
       lines.push(`| ${row.join(' | ')} |`);

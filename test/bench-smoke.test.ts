@@ -5,7 +5,7 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -21,8 +21,8 @@ const TINY = [
 /** Each workload, the metrics it must report, and whether the bare server is measured beside ours. */
 const EXPECTED: Record<string, { metrics: string[]; bare: boolean }> = {
   startup: { metrics: ['inProcessCold', 'inProcessWarm', 'cli', 'cli200'], bare: true },
-  'push-monolithic': { metrics: ['throughput'], bare: true },
-  'push-chunked': { metrics: ['throughput'], bare: true },
+  'push-monolithic': { metrics: ['throughput', 'cpu', 'clientCpu'], bare: true },
+  'push-chunked': { metrics: ['throughput', 'cpu', 'clientCpu'], bare: true },
   pull: { metrics: ['throughput'], bare: true },
   'manifest-head': { metrics: ['rate', 'p50', 'p99'], bare: true },
   'manifest-get': { metrics: ['rate', 'p50', 'p99'], bare: true },
@@ -40,7 +40,7 @@ interface Result {
 }
 interface Output {
   workloads: Record<string, { metrics: Record<string, { unit: string; targets: Record<string, Result> }> }>;
-  targets: { target: string; goal: string; value: number; met: boolean | null }[];
+  targets: { target: string; goal: string; value: number; display: string; met: boolean | null }[];
 }
 
 /** Runs the bench; no time limit (a busy machine is only slow): a hang fails on tap's timeout, and the teardown ends it. */
@@ -91,6 +91,14 @@ t.test('npm run bench on tiny sizes: exits 0 (or 1 for a goal missed), --json ha
   }
   const hashing = output.workloads.sha256?.metrics.throughput?.targets['node:crypto'];
   t.ok(hashing && Number.isFinite(hashing.median), 'the sha256 ceiling is measured');
+  // The push goals carry the bound any verifying server meets in the run, from the run's own figures.
+  const push = output.workloads['push-monolithic']!.metrics;
+  const bare = (metric: string) => push[metric]!.targets.bare!.median;
+  const perGb = bare('cpu') + bare('clientCpu') + 1000 / hashing!.median;
+  const expected = Math.min(bare('throughput'), hashing!.median, (availableParallelism() / perGb) * 1000) / bare('throughput');
+  const shown = /bound for any verifying server here: ([\d.]+)/.exec(output.targets.find((c) => c.target.startsWith('push monolithic'))!.display);
+  t.ok(shown && Math.abs(Number(shown[1]) - expected) <= 0.006 * expected, `the monolithic push's bound (${shown?.[1]}) is min(bare, sha256, cores / CPU per GB) / bare (${expected})`);
+  t.ok(expected > 0 && expected <= 1);
   t.ok(output.targets.length >= 14 && output.targets.every((c) => Number.isFinite(c.value)), 'every goal is checked with a number');
   t.strictSame(output.targets.filter((c) => c.met === null), [], 'every goal was measured');
 });
