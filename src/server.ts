@@ -94,9 +94,8 @@ export const HTTP2_LIMITS = {
  * 65,535 bytes for each, made a client pushing a blob stop every 64 KiB to
  * wait for a WINDOW_UPDATE: h2 pushes of 256 MiB went from ~220 to 350-420
  * MB/s with these in alternating runs (Go's net/http server allows 1 MiB
- * for each). Memory
- * stays bounded: a stream whose body is not being read holds at most its
- * window, and the registry reads every upload's body as it comes.
+ * for each). Memory stays bounded: a stream holds at most its window of
+ * body bytes nobody has read yet, and uploads are read as they arrive.
  */
 export const HTTP2_CONNECTION_WINDOW = 4 << 20;
 
