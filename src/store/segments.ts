@@ -15,7 +15,7 @@ const MAX_SEGMENT = 8 * 1024 * 1024;
  * their buffer): node:http's plain reads (up to 64 KiB) are kept, while
  * TLS records (16 KiB, each in a buffer of its own) are copied into large
  * segments. Keeping those made 16,384 allocations per 256 MiB, each lent to
- * the hashing thread and collected apart; copying them took ~10-18 % off
+ * the hashing thread and collected apart; copying them took 8-18 % off
  * the server's CPU per GB of an HTTPS/1.1 push (three alternating runs).
  */
 export const KEEP_CHUNK = 32 * 1024;
