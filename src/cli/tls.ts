@@ -56,26 +56,27 @@ export function applyTlsFlag(name: string, value: string, options: RegistryOptio
 export async function writeCa(registry: RunningRegistry, output: CaOutput): Promise<string | undefined> {
   const ca = registry.tls?.ca;
   if (!ca) return undefined;
+  const { mkdir, mkdtemp, writeFile } = filePromises();
   let path: string | undefined;
   if (output.caOut !== undefined) {
-    await filePromises().writeFile(output.caOut, ca);
+    await writeFile(output.caOut, ca);
     path = output.caOut;
   }
   if (output.certsDir !== undefined) {
     const hosts = new Set([registry.options.host, '127.0.0.1', 'localhost', ...(typeof registry.options.tls === 'object' ? (registry.options.tls.hosts ?? []) : [])]);
     for (const host of hosts) {
       const dir = join(output.certsDir, `${host.includes(':') ? `[${host}]` : host}:${registry.port}`);
-      await filePromises().mkdir(dir, { recursive: true });
-      await filePromises().writeFile(join(dir, 'ca.crt'), ca);
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, 'ca.crt'), ca);
       path ??= join(dir, 'ca.crt');
     }
   }
   if (path === undefined) {
-    const dir = await filePromises().mkdtemp(join(tmpdir(), 'oci-test-registry-'));
+    const dir = await mkdtemp(join(tmpdir(), 'oci-test-registry-'));
     // 'exit' covers every way out (a signal's shutdown, a second signal, a failure); it must be synchronous.
     process.once('exit', () => (requireBuiltin('node:fs') as typeof import('node:fs')).rmSync(dir, { recursive: true, force: true }));
     path = join(dir, 'ca.crt');
-    await filePromises().writeFile(path, ca);
+    await writeFile(path, ca);
   }
   return path;
 }
