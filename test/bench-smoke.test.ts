@@ -21,8 +21,8 @@ const TINY = [
 /** Each workload, the metrics it must report, and whether the bare server is measured beside ours. */
 const EXPECTED: Record<string, { metrics: string[]; bare: boolean }> = {
   startup: { metrics: ['inProcessCold', 'inProcessWarm', 'cli', 'cli200'], bare: true },
-  'push-monolithic': { metrics: ['throughput', 'cpu', 'clientCpu'], bare: true },
-  'push-chunked': { metrics: ['throughput', 'cpu', 'clientCpu'], bare: true },
+  'push-monolithic': { metrics: ['throughput', 'cpu', 'clientCpu', 'cold'], bare: true },
+  'push-chunked': { metrics: ['throughput', 'cpu', 'clientCpu', 'cold'], bare: true },
   pull: { metrics: ['throughput'], bare: true },
   'manifest-head': { metrics: ['rate', 'p50', 'p99'], bare: true },
   'manifest-get': { metrics: ['rate', 'p50', 'p99'], bare: true },
