@@ -59,6 +59,56 @@ function writeCache(bundle = BUNDLE) {
   writeFileSync(`${bundle}.cache`, script.createCachedData());
 }
 
-module.exports = { compile, freshCache, loadCli, writeCache };
+/**
+ * Like writeCache, after a start of the CLI: `--port 0 --host 127.0.0.1`
+ * up to its ready line, then one `GET /v2/`. V8 compiles a function on its
+ * first call, so a cache of the top level alone leaves every start to
+ * compile what it runs (the options, the registry, listen, the first
+ * request); this cache holds them too. Alternating 100 starts of each,
+ * three times: 1.4-2.3 ms less to the ready line and 2.3-2.8 ms less to the
+ * first 200, for a cache of 201 KB instead of 144 (reading the larger cache
+ * is included). The ready line is kept off stdout and
+ * the environment's flags out of the start, so the build prints nothing
+ * and always trains the same start; the caller exits (the registry is
+ * still listening).
+ */
+function writeTrainedCache(bundle = BUNDLE) {
+  const script = compile(bundle, undefined);
+  const cli = run(script, bundle);
+  for (const name of Object.keys(process.env)) if (name === 'PORT' || name.startsWith('OCI_TEST_REGISTRY_')) delete process.env[name];
+  return new Promise((resolve, reject) => {
+    const write = process.stdout.write;
+    process.stdout.write = (chunk) => {
+      process.stdout.write = write;
+      const url = /http:\/\/\S+/.exec(String(chunk))?.[0];
+      if (!url) {
+        reject(new Error(`no URL in the CLI's ready line: ${String(chunk)}`));
+        return true;
+      }
+      require('node:http')
+        .get(new URL('/v2/', url), (res) => {
+          res.resume();
+          res.on('end', () => {
+            if (res.statusCode !== 200) return reject(new Error(`GET /v2/ answered ${res.statusCode}`));
+            writeFileSync(`${bundle}.cache`, script.createCachedData());
+            resolve();
+          });
+        })
+        .on('error', reject);
+      return true;
+    };
+    Promise.resolve(cli.main(['--port', '0', '--host', '127.0.0.1'])).catch(reject);
+  });
+}
 
-if (require.main === module && process.argv[2] === '--write') writeCache();
+module.exports = { compile, freshCache, loadCli, writeCache, writeTrainedCache };
+
+if (require.main === module && process.argv[2] === '--write') {
+  writeTrainedCache().then(
+    () => process.exit(0),
+    (error) => {
+      process.stderr.write(`code-cache: ${error.message}\n`);
+      process.exit(1);
+    },
+  );
+}

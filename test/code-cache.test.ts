@@ -1,9 +1,11 @@
 // The CLI's bundle runs from V8's code cache (bin/code-cache.cjs): the cache
-// `npm run build` writes is one V8 accepts, and a cache older than its bundle
-// is never offered (V8 checks a cached script's source only by its length).
+// `npm run build` writes is one V8 accepts and holds what a start runs, and a
+// cache older than its bundle is never offered (V8 checks a cached script's
+// source only by its length).
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,9 +16,11 @@ interface CodeCache {
   freshCache(bundle: string): Buffer | undefined;
   loadCli(bundle?: string): { main: (...args: unknown[]) => unknown } | undefined;
   writeCache(bundle?: string): void;
+  writeTrainedCache(bundle?: string): Promise<void>;
 }
 
-const codeCache = createRequire(import.meta.url)('../bin/code-cache.cjs') as CodeCache;
+const CODE_CACHE = fileURLToPath(new URL('../bin/code-cache.cjs', import.meta.url));
+const codeCache = createRequire(import.meta.url)(CODE_CACHE) as CodeCache;
 const BUNDLE = fileURLToPath(new URL('../dist/bundle/cli.cjs', import.meta.url));
 
 t.test('the build writes a cache of the CLI bundle that V8 accepts', async (t) => {
@@ -25,6 +29,25 @@ t.test('the build writes a cache of the CLI bundle that V8 accepts', async (t) =
   const script = codeCache.compile(BUNDLE, cache);
   t.equal(script.cachedDataRejected, false, 'V8 took the cached code');
   t.ok((await stat(BUNDLE)).size > 0);
+});
+
+t.test('the build trains the cache on a start of the CLI: more compiled code, nothing printed, the environment\'s flags left out', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'code-cache-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const bundle = join(dir, 'cli.cjs');
+  await copyFile(BUNDLE, bundle);
+  codeCache.writeCache(bundle);
+  const topLevel = (await stat(`${bundle}.cache`)).size;
+  // With TLS from the environment the start would answer over https, and the training's GET /v2/ over http would fail.
+  const training = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(CODE_CACHE)}).writeTrainedCache(${JSON.stringify(bundle)}).then(() => process.exit(0))`], {
+    encoding: 'utf8',
+    env: { ...process.env, OCI_TEST_REGISTRY_TLS: 'true', PORT: '1' },
+  });
+  t.equal(training.status, 0, 'the training start answered GET /v2/ with 200', { stderr: training.stderr });
+  t.equal(training.stdout, '', 'the ready line is kept off stdout');
+  const trained = await readFile(`${bundle}.cache`);
+  t.equal(codeCache.compile(bundle, trained).cachedDataRejected, false, 'V8 takes the trained cache');
+  t.ok(trained.length > topLevel * 1.2, `it holds the functions a start runs (${trained.length} bytes, ${topLevel} for the top level alone)`);
 });
 
 t.test('the bundle is ASCII, so V8 holds its source as a one-byte string', async (t) => {
