@@ -67,10 +67,9 @@ function writeCache(bundle = BUNDLE) {
  * request); this cache holds them too. Alternating 100 starts of each,
  * three times: 1.4-2.3 ms less to the ready line and 2.3-2.8 ms less to the
  * first 200, for a cache of 201 KB instead of 144 (reading the larger cache
- * is included). The ready line is kept off stdout and
- * the environment's flags out of the start, so the build prints nothing
- * and always trains the same start; the caller exits (the registry is
- * still listening).
+ * is included). The ready line is kept off stdout and the environment's
+ * flags out of the start, so the build prints nothing and always trains the
+ * same start; the caller exits (the registry is still listening).
  */
 function writeTrainedCache(bundle = BUNDLE) {
   const script = compile(bundle, undefined);
