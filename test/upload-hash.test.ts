@@ -145,14 +145,33 @@ t.test('a streamed PATCH (no length) that dies half-way rolls back while its seg
   t.equal(done.status, 202, 'the first streamed PATCH is taken');
   t.equal(done.headers.range, `0-${2 * MiB - 1}`);
 
-  const second = streamingPatch(registry, location);
-  second.write(bytes.subarray(2 * MiB, 4 * MiB));
-  await until(registry, name, id, 4 * MiB, true);
-  await second.abort();
-  await until(registry, name, id, 2 * MiB, false);
+  // A chunk that dies once all its bytes are in: rolled back to the range
+  // before it. `held`: bytes other sessions hold meanwhile.
+  const dies = async (held = 0, meanwhile = async () => {}): Promise<void> => {
+    // Other bytes than those sent again below: a segment of a dead chunk
+    // that took a live one's place would show in what is stored.
+    const doomed = streamingPatch(registry, location);
+    doomed.write(seededBytes(2 * MiB, 99));
+    await until(registry, name, id, 4 * MiB, true);
+    await meanwhile();
+    await doomed.abort();
+    await until(registry, name, id, 2 * MiB + held, false);
+  };
+  await dies();
   t.equal(await rangeOf(t, registry, location), `0-${2 * MiB - 1}`, 'after the abort: the range from before that PATCH');
 
+  // Again, with the one hashing thread kept busy by another upload's 32 MiB
+  // posted before the abort, so the dead chunk's segments come back late;
+  // the same range is sent again at once, and its segments are lent at the
+  // indexes the dead chunk's had while those are still on their way back.
+  const other = await open(t, registry, 'hash/other');
+  const busy = streamingPatch(registry, other.location);
+  await dies(32 * MiB, async () => {
+    busy.write(seededBytes(32 * MiB, 98));
+    await until(registry, 'hash/other', other.id, 36 * MiB, true);
+  });
   const rest = await patchChunk(t, registry, location, 2 * MiB, bytes.subarray(2 * MiB));
+  t.equal((await busy.end()).status, 202, 'the other upload is taken');
   const put = await call(t, registry.url, 'PUT', at(rest, { digest: sha256(bytes) }), { headers: { 'Content-Length': 0 } });
   t.equal(put.status, 201, 'the digest is of the bytes kept, none of the aborted attempt');
   t.ok((await stored(t, registry, name, sha256(bytes))).equals(bytes));
@@ -193,22 +212,45 @@ t.test('SegmentWriter: a lent segment counts its bytes, cannot be read until bac
   t.equal(at, 0, 'a large chunk that owns its buffer is kept, as segment 0');
   t.ok(writer.full(at));
   const lent = writer.lend(at);
-  const moved = structuredClone(lent, { transfer: [lent] });
+  const moved = structuredClone(lent.buffer, { transfer: [lent.buffer] });
   t.equal(chunk.length, 0, 'the transfer detached the kept Buffer');
   t.equal(writer.size, 64 * 1024);
   t.equal(writer.reservedBytes, 64 * 1024, 'its bytes still count');
   t.throws(() => writer.view(), /lent out/, 'it cannot be read while away');
-  writer.restore(at, moved);
+  writer.restore(at, lent.ticket, moved);
   t.ok(writer.view()[0]!.equals(Buffer.alloc(64 * 1024, 7)), 'back, with its bytes');
 
   writer.write(Buffer.from(new Uint8Array(32 * 1024).fill(9)));
   const second = writer.count - 1;
   const away = writer.lend(second);
-  const back = structuredClone(away, { transfer: [away] });
+  const back = structuredClone(away.buffer, { transfer: [away.buffer] });
   writer.truncate(64 * 1024);
-  writer.restore(second, back);
+  writer.restore(second, away.ticket, back);
   t.equal(writer.size, 64 * 1024, 'the rolled-back segment does not come back');
   t.equal(writer.finish().length, 1);
+});
+
+t.test('SegmentWriter: a rolled-back segment coming back late does not take the place of the one lent after it at the same index', async (t) => {
+  // The hashing thread gives segments back after the receiving thread has
+  // moved on: a chunk that died half-way is rolled back, the client sends
+  // the same range again, and its first segment is lent at the index the
+  // dead one had, while that dead one is still on its way back.
+  const writer = new SegmentWriter();
+  writer.write(Buffer.alloc(64 * 1024, 1));
+  writer.write(Buffer.alloc(48 * 1024, 2));
+  const dead = writer.lend(1);
+  const deadBack = structuredClone(dead.buffer, { transfer: [dead.buffer] });
+  writer.truncate(64 * 1024);
+  writer.write(Buffer.alloc(40 * 1024, 3));
+  t.equal(writer.count, 2, 'the bytes sent again are segment 1 as well');
+  const live = writer.lend(1);
+  const liveBack = structuredClone(live.buffer, { transfer: [live.buffer] });
+  writer.restore(1, dead.ticket, deadBack);
+  t.throws(() => writer.view(), /lent out/, 'the dead segment is not taken back: segment 1 is still away');
+  writer.restore(1, live.ticket, liveBack);
+  const view = writer.view();
+  t.equal(writer.size, 104 * 1024);
+  t.ok(Buffer.concat(view).equals(Buffer.concat([Buffer.alloc(64 * 1024, 1), Buffer.alloc(40 * 1024, 3)])), 'the bytes are those sent again, not the dead ones');
 });
 
 t.test('the hashing thread starts whatever module type its parent runs as (the CLI from source runs with --input-type=module)', async (t) => {

@@ -35,8 +35,14 @@ export class SegmentWriter {
    * left detached at length 0) still counts for its bytes until it is back.
    */
   #lengths: number[] = [];
-  /** Segments lent out (see lend), by index: the detached Buffer, to know it on return. */
-  #lent = new Map<number, Buffer>();
+  /**
+   * Segments lent out (see lend): index -> the ticket of that lend. A return
+   * is matched by its ticket, not its index: after a truncate a new segment
+   * can be lent at an index whose old segment is still on its way back, and
+   * that old one must not take the new one's place.
+   */
+  #lent = new Map<number, number>();
+  #tickets = 0;
   /** Bytes used in the last segment; every earlier segment is full. */
   #fill = 0;
   #size = 0;
@@ -103,19 +109,19 @@ export class SegmentWriter {
   /**
    * Hands the full segment at `index` over to be transferred to another
    * thread (its ArrayBuffer is detached by the transfer). Until it comes back
-   * through restore, its bytes count but cannot be read. A segment kept as
-   * it arrived owns its whole ArrayBuffer; so does one this writer allocated.
+   * through restore, with the ticket given here, its bytes count but cannot
+   * be read. A segment kept as it arrived owns its whole ArrayBuffer; so
+   * does one this writer allocated.
    */
-  lend(index: number): ArrayBuffer {
-    const segment = this.#segments[index]!;
-    this.#lent.set(index, segment);
-    return segment.buffer as ArrayBuffer;
+  lend(index: number): { buffer: ArrayBuffer; ticket: number } {
+    const ticket = ++this.#tickets;
+    this.#lent.set(index, ticket);
+    return { buffer: this.#segments[index]!.buffer as ArrayBuffer, ticket };
   }
 
-  /** Takes a lent segment back (unless a truncate dropped it meanwhile). */
-  restore(index: number, buffer: ArrayBuffer): void {
-    const lent = this.#lent.get(index);
-    if (lent === undefined || this.#segments[index] !== lent) return;
+  /** Takes a lent segment back, unless a truncate dropped it meanwhile (its ticket is no longer the lend at `index`). */
+  restore(index: number, ticket: number, buffer: ArrayBuffer): void {
+    if (this.#lent.get(index) !== ticket) return;
     this.#lent.delete(index);
     this.#segments[index] = Buffer.from(buffer);
   }

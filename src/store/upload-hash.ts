@@ -94,10 +94,10 @@ class InlineHash implements UploadHash {
 type Step =
   | { op: 'open'; algorithm: DigestAlgorithm }
   | { op: 'begin' | 'commit' | 'rollback' | 'digest' | 'drop' }
-  /** Bytes to hash: a kept segment (`at`) to send back, or a copy. */
-  | { op: 'data'; buffer: ArrayBuffer; at?: number };
+  /** Bytes to hash: a lent segment (`at`, with its lend's `ticket`) to send back, or a copy. */
+  | { op: 'data'; buffer: ArrayBuffer; at?: number; ticket?: number };
 
-type Reply = { id: number; back: { at: number; buffer: ArrayBuffer }[] } | { id: number; digest: string };
+type Reply = { id: number; back: { at: number; ticket: number; buffer: ArrayBuffer }[] } | { id: number; digest: string };
 
 // import() rather than require or import statements: the same source runs
 // whether node evaluates it as CommonJS or, with --input-type=module
@@ -116,7 +116,7 @@ parentPort.on('message', ({ id, steps }) => {
       case 'begin': s.current = s.committed ? s.committed.copy() : createHash(s.algorithm); break;
       case 'data':
         s.current.update(new Uint8Array(step.buffer));
-        if (step.at !== undefined) { back.push({ at: step.at, buffer: step.buffer }); transfer.push(step.buffer); }
+        if (step.at !== undefined) { back.push({ at: step.at, ticket: step.ticket, buffer: step.buffer }); transfer.push(step.buffer); }
         break;
       case 'commit': s.committed = s.current; s.current = undefined; break;
       case 'rollback': s.current = undefined; break;
@@ -232,8 +232,9 @@ class WorkerHash implements UploadHash {
     if (from === length) return;
     let buffer: ArrayBuffer;
     if (from === 0) {
-      buffer = this.writer.lend(index);
-      this.#steps.push({ op: 'data', buffer, at: index });
+      const lent = this.writer.lend(index);
+      buffer = lent.buffer;
+      this.#steps.push({ op: 'data', buffer, at: index, ticket: lent.ticket });
     } else {
       buffer = new Uint8Array(this.writer.bytesOf(index, from, length)).buffer as ArrayBuffer;
       this.#steps.push({ op: 'data', buffer });
@@ -296,7 +297,7 @@ class WorkerHash implements UploadHash {
   }
 
   receive(reply: Reply): void {
-    if ('back' in reply) for (const { at, buffer } of reply.back) this.writer.restore(at, buffer);
+    if ('back' in reply) for (const { at, ticket, buffer } of reply.back) this.writer.restore(at, ticket, buffer);
     else this.#digests.shift()?.resolve(reply.digest);
   }
 
