@@ -26,7 +26,7 @@ function get(url: string, ca: string): Promise<Reply> {
 }
 
 t.test('the flags map onto the tls option; the parts imply --tls', async (t) => {
-  t.strictSame(parseCommandLine(['--tls', '--http2'], {}).options, { host: '127.0.0.1', port: 5000, tls: true, http2: true });
+  t.strictSame(parseCommandLine(['--tls', '--http2'], {}).options, { host: '127.0.0.1', port: 5000, tls: true, http2: true, journalLimit: 0 });
   const line = parseCommandLine(['--tls-host', 'registry.local', '--tls-host', '10.0.0.5', '--tls-client-ca', 'ca.pem', '--ca-out', 'out.pem', '--certs-dir', 'certs'], {});
   t.strictSame(line.options.tls, { hosts: ['registry.local', '10.0.0.5'], clientCa: 'ca.pem' });
   t.strictSame(line.ca, { caOut: 'out.pem', certsDir: 'certs' });

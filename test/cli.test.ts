@@ -9,6 +9,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_OPTIONS } from '../src/index.js';
+import { resolveOptions } from '../src/options.js';
+import { parseCommandLine } from '../src/cli/command-line.js';
 import { send } from './helpers/http.js';
 import { pushImage } from './helpers/push.js';
 import { LayoutBuilder, REF_NAME, blobPath, readLayout } from './helpers/layout.js';
@@ -270,6 +272,16 @@ t.test('registry flags reach the registry: --no-deletes, --deletes=false, --max-
     running.child.kill('SIGTERM');
     t.equal((await running.closed).code, 0);
   }
+});
+
+t.test('the journal is kept with --control, which alone can read it; without it none is, unless --journal-limit asks', async (t) => {
+  const limit = (argv: string[], env: NodeJS.ProcessEnv = {}) => resolveOptions(parseCommandLine(argv, env).options).journalLimit;
+  t.equal(limit([]), 0, 'no --control: no journal');
+  t.equal(limit(['--control', '--no-control']), 0, 'the last of --control and --no-control counts');
+  t.equal(limit(['--control']), DEFAULT_OPTIONS.journalLimit, '--control: the library default');
+  t.equal(limit([], { OCI_TEST_REGISTRY_CONTROL: 'true' }), DEFAULT_OPTIONS.journalLimit, 'OCI_TEST_REGISTRY_CONTROL=true as --control');
+  t.equal(limit(['--journal-limit', '50']), 50, 'an explicit limit is kept without --control');
+  t.equal(limit(['--control', '--journal-limit', '0']), 0, 'and --journal-limit 0 turns it off with --control');
 });
 
 t.test('JSON-valued and repeatable flags: --auth, --faults, --warnings, --control', async (t) => {

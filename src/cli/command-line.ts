@@ -198,6 +198,11 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     else options[key] = parseValue(flag, name, value ?? '');
     if (key === 'port') portGiven = true;
   }
+  // The journal and its request events are read only through the control
+  // routes, so without --control nothing could ever read them: keep none
+  // unless --journal-limit asks (keeping them was 14 % of a manifest PUT's
+  // server CPU).
+  if (options.journalLimit === undefined && options.control !== true) options.journalLimit = 0;
   const upstreamProblem = applyUpstreamFields(line.options, upstreamFields, env);
   if (upstreamProblem) throw new UsageError(upstreamProblem);
   if (!portGiven && env.PORT !== undefined && env.PORT !== '') {

@@ -70,7 +70,11 @@ export const OPTION_FLAGS: { readonly [K in OptionKey]: OptionFlag } = {
   auth: { kind: 'auth', help: 'require credentials: basic:USER:PASSWORD or token:USER:PASSWORD (the Docker token flow; several users comma-separated), or the auth option as JSON or @FILE (with access rules)' },
   control: { kind: 'switch', help: 'serve the JSON control routes under /_oci-test-registry/ (journal, faults, reset, health, seed, wait, events)' },
   eventStreamHeartbeatMs: { kind: 'duration', help: 'how often the control event stream (GET events) sends a heartbeat comment' },
-  journalLimit: { kind: 'count', help: 'requests kept in the request journal (0: no journal)' },
+  journalLimit: {
+    kind: 'count',
+    help: 'requests kept in the request journal, read through --control (0: no journal)',
+    defaultText: `${DEFAULT_OPTIONS.journalLimit} with --control, else 0`,
+  },
   maxManifestBytes: { kind: 'bytes', help: 'largest manifest accepted (larger: 413)' },
   maxStorageBytes: { kind: 'bytes', help: 'bytes of blobs, manifests and open uploads held at most (past it: 413 DENIED)', defaultText: 'half the memory' },
   maxBlobBytes: { kind: 'bytes', help: 'largest single blob (past it: 413 DENIED)', defaultText: 'no limit' },
