@@ -11,6 +11,7 @@ import { OCTETS, at, call, checkError, open, patchChunk, rangeOf, type Test } fr
 import type { RegistryOptions, RunningRegistry } from '../src/index.js';
 import { WORKER_HASH_MIN_BYTES, bytesHashedOffThread } from '../src/store/upload-hash.js';
 import { SegmentWriter } from '../src/store/segments.js';
+import { UploadSession } from '../src/store/upload.js';
 
 const MiB = 1024 * 1024;
 
@@ -101,9 +102,13 @@ t.test('sha512 uploads are hashed off-thread too', async (t) => {
   noInternalErrors(t, registry);
 });
 
-/** A PATCH whose body is streamed without Content-Length (chunked transfer coding), written piece by piece; plain HTTP/1.1. */
-function streamingPatch(registry: RunningRegistry, location: string): { write(bytes: Buffer): void; end(): Promise<Reply>; abort(): Promise<void> } {
-  const req = request({ host: '127.0.0.1', port: registry.port, method: 'PATCH', path: at(location), headers: OCTETS, agent: false });
+/**
+ * A PATCH (or the PUT that closes the session, with `?digest=`) whose body
+ * is streamed without Content-Length (chunked transfer coding), written
+ * piece by piece; plain HTTP/1.1.
+ */
+function streamingPatch(registry: RunningRegistry, location: string, method: 'PATCH' | 'PUT' = 'PATCH', params: Record<string, string> = {}): { write(bytes: Buffer): void; end(): Promise<Reply>; abort(): Promise<void> } {
+  const req = request({ host: '127.0.0.1', port: registry.port, method, path: at(location, params), headers: OCTETS, agent: false });
   const reply = new Promise<Reply>((resolve, reject) => {
     req.on('error', reject);
     req.on('response', (res) => collectReply(res).then(resolve, reject));
@@ -193,6 +198,37 @@ t.test('a cancelled upload with bytes on the hashing thread frees them; the thre
   const put = await call(t, registry.url, 'POST', `/v2/hash/after/blobs/uploads/?digest=${sha256(other)}`, { body: other, headers: OCTETS });
   t.equal(put.status, 201, 'a later upload is hashed as before');
   noInternalErrors(t, registry);
+});
+
+t.test('a session cancelled after a chunk\'s last byte came but before its end: the PATCH and the closing PUT get 404, never an answer as taken or none at all', async (t) => {
+  const registry = await registryFor(t, { tls: false });
+  const bytes = seededBytes(2 * MiB, 20);
+  for (const method of ['PATCH', 'PUT'] as const) {
+    const name = `hash/cancel-${method.toLowerCase()}`;
+    const { location, id } = await open(t, registry, name);
+    // No length: the session hashes on the worker; every byte is in before the DELETE.
+    const chunk = streamingPatch(registry, location, method, method === 'PUT' ? { digest: sha256(bytes) } : {});
+    chunk.write(bytes);
+    await until(registry, name, id, bytes.length, true);
+    const cancel = await call(t, registry.url, 'DELETE', at(location));
+    t.equal(cancel.status, 204, `${method}: DELETE while the chunk is open`);
+    checkError(t, await chunk.end(), 404, 'BLOB_UPLOAD_UNKNOWN', `${method} ended after the cancel`);
+    const missing = await call(t, registry.url, 'HEAD', `/v2/${name}/blobs/${sha256(bytes)}`);
+    t.equal(missing.status, 404, `${method}: nothing stored`);
+    t.equal((await registry.store.usage()).uploadBytes, 0, `${method}: nothing held`);
+  }
+  noInternalErrors(t, registry);
+});
+
+t.test('a digest awaited when its session is cancelled fails with BLOB_UPLOAD_UNKNOWN instead of waiting for ever', async (t) => {
+  const session = new UploadSession('hash/dropped', 'sha256', { take: () => undefined, give: () => undefined, maxBlobBytes: Infinity });
+  const chunk = session.chunk(undefined, undefined);
+  for (let i = 0; i < 32; i++) chunk.write(Buffer.alloc(64 * 1024, i));
+  // Asked, then cancelled before the hashing thread can answer (the same turn of the event loop).
+  const digest = chunk.digest('sha256');
+  session.discard();
+  await t.rejects(digest, { code: 'BLOB_UPLOAD_UNKNOWN', message: `upload ${session.id} was cancelled` });
+  await t.rejects(chunk.digest('sha256'), { code: 'BLOB_UPLOAD_UNKNOWN' }, 'and so does one asked after the cancel');
 });
 
 t.test('many large uploads at once each get their own digest', async (t) => {

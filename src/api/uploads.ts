@@ -114,6 +114,8 @@ async function receive({ req, options }: RequestContext, session: UploadSession,
         detail: { received, declared: expected },
       });
     }
+    // Cancelled (DELETE, reset) after the last byte came: the chunk is not taken.
+    session.checkOpen();
   } catch (error) {
     chunk.abort();
     throw error;

@@ -36,8 +36,8 @@ export interface UploadHash {
   rollback(): void;
   /** Hex digest of the committed bytes and the current chunk's. */
   digest(): Promise<string>;
-  /** The session is over: forget its state. */
-  drop(): void;
+  /** The session is over: forget its state. A digest still awaited fails with `reason` (the session was cancelled). */
+  drop(reason?: Error): void;
 }
 
 /** Uploads at least this large (or of unknown length) are hashed on the worker. */
@@ -274,6 +274,7 @@ class WorkerHash implements UploadHash {
 
   digest(): Promise<string> {
     if (this.#lost) return Promise.reject(this.#lost);
+    if (this.#dropped) return Promise.reject(new Error('the upload session was dropped'));
     const reply = new Promise<string>((resolve, reject) => this.#digests.push({ resolve, reject }));
     this.#sendTail();
     this.#steps.push({ op: 'digest' });
@@ -281,11 +282,13 @@ class WorkerHash implements UploadHash {
     return reply;
   }
 
-  drop(): void {
+  drop(reason: Error = new Error('the upload session was dropped')): void {
     this.#steps.push({ op: 'drop' });
     this.#flush();
     this.#dropped = true;
     this.#thread.close(this.#id);
+    // Their replies will not reach this hash any more (close): a digest awaited now would wait for ever.
+    for (const { reject } of this.#digests.splice(0)) reject(reason);
   }
 
   #flush(): void {

@@ -10,6 +10,11 @@ export interface BlobContent {
   segments: readonly Buffer[];
 }
 
+/** What a request writing to a session gets once the session is cancelled under it (DELETE, reset, expiry). */
+function cancelled(id: string): RegistryError {
+  return new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${id} was cancelled`, { detail: { id } });
+}
+
 /** Accounts for bytes held by sessions against a storage limit; throws when a write would exceed it. */
 export interface UploadQuota {
   take(bytes: number): void;
@@ -102,17 +107,30 @@ export class UploadSession {
     return { digest, size, segments: this.#writer.finish() };
   }
 
-  /** Frees the session's bytes (cancel or expiry). */
+  /**
+   * Frees the session's bytes (cancel, reset or expiry). A request still
+   * writing to it, or waiting for its digest, fails with BLOB_UPLOAD_UNKNOWN.
+   */
   discard(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#hash?.drop();
+    this.#hash?.drop(cancelled(this.id));
     this.#quota.give(this.#writer.size);
     this.#writer.truncate(0);
   }
 
   /** Digest of everything received, in any supported algorithm (a second pass only when it differs from the session's). */
+  /**
+   * Throws BLOB_UPLOAD_UNKNOWN once the session is closed: a chunk whose
+   * last byte came before a cancel is not taken (no write saw the cancel).
+   */
+  checkOpen(): void {
+    if (this.#closed) throw cancelled(this.id);
+  }
+
   async digestWith(algorithm: DigestAlgorithm, hash: UploadHash): Promise<string> {
+    // A dropped hash has no digest to give.
+    this.checkOpen();
     // The session's own digest also tells that every lent segment is back.
     const own = `${this.algorithm}:${await hash.digest()}`;
     return algorithm === this.algorithm ? own : computeDigest(this.#writer.view(), algorithm);
@@ -138,7 +156,7 @@ export class UploadChunk {
 
   write(bytes: Uint8Array): void {
     if (this.#done) throw new Error('write after the chunk ended');
-    if (this.session.closed) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${this.session.id} was cancelled`, { detail: { id: this.session.id } });
+    if (this.session.closed) throw cancelled(this.session.id);
     const size = this.writer.size + bytes.length;
     if (size > this.quota.maxBlobBytes) {
       throw new RegistryError('DENIED', `blob too large: maxBlobBytes is ${this.quota.maxBlobBytes} bytes and this upload would hold ${size}`, {
