@@ -119,7 +119,6 @@ export class UploadSession {
     this.#writer.truncate(0);
   }
 
-  /** Digest of everything received, in any supported algorithm (a second pass only when it differs from the session's). */
   /**
    * Throws BLOB_UPLOAD_UNKNOWN once the session is closed: a chunk whose
    * last byte came before a cancel is not taken (no write saw the cancel).
@@ -128,6 +127,7 @@ export class UploadSession {
     if (this.#closed) throw cancelled(this.id);
   }
 
+  /** Digest of everything received, in any supported algorithm (a second pass only when it differs from the session's). */
   async digestWith(algorithm: DigestAlgorithm, hash: UploadHash): Promise<string> {
     // A dropped hash has no digest to give.
     this.checkOpen();
