@@ -304,6 +304,64 @@ t.test('h2 flow control: uploads get a 1 MiB stream window and a 4 MiB connectio
   t.ok(got.body.equals(bytes), 'and reads back byte for byte');
 });
 
+/** An upload request on an h2 session: its status once answered, and the stream (to write, end or reset). */
+function h2upload(session: ClientHttp2Session, method: string, path: string, length: number) {
+  const stream = session.request({ ':method': method, ':path': path, 'content-type': 'application/octet-stream', 'content-length': String(length) });
+  const chunks: Buffer[] = [];
+  stream.on('data', (c: Buffer) => chunks.push(c));
+  const answer = new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
+    let status = 0;
+    stream.on('response', (h) => (status = Number(h[':status'])));
+    stream.on('end', () => resolve({ status, body: Buffer.concat(chunks) }));
+    stream.on('error', reject);
+  });
+  answer.catch(() => undefined);
+  return { stream, answer };
+}
+
+t.test('h2: a client that resets its upload stream mid-body is gone, not an internal error; the chunk rolls back', async (t) => {
+  const errors: Error[] = [];
+  const registry = await start(t, { tls: true, http2: true, onError: (error) => errors.push(error) });
+  const session = await h2session(t, registry.url, registry.tls!.ca);
+  const opened = await h2get(session, '/v2/h2/abort/blobs/uploads/', 'POST');
+  t.equal(opened.status, 202);
+  const location = String(opened.headers.location);
+  const id = location.split('/').pop()!;
+  for (const length of [300_000, 3 << 20]) {
+    // Inline hashing below 1 MiB, the hashing thread above it.
+    const { stream } = h2upload(session, 'PATCH', location, length);
+    stream.write(Buffer.alloc(200_000, 1));
+    while ((await registry.store.usage()).uploadBytes < 200_000) await new Promise<void>((resolve) => setImmediate(resolve));
+    stream.close(h2.NGHTTP2_CANCEL);
+    while ((await registry.store.upload('h2/abort', id)).busy) await new Promise<void>((resolve) => setImmediate(resolve));
+    t.equal((await registry.store.usage()).uploadBytes, 0, `${length}: the chunk is rolled back`);
+  }
+  const next = h2upload(session, 'PATCH', location, 5);
+  next.stream.end(Buffer.alloc(5, 2));
+  t.equal((await next.answer).status, 202, 'the session takes the next chunk');
+  t.same(errors.map((e) => e.message), [], 'no internal error reported');
+});
+
+t.test('h2: an error answered before the body is read resets the stream with NO_ERROR once the answer is out (RFC 9113 §8.1), freeing it', async (t) => {
+  const registry = await start(t, { tls: true, http2: true });
+  const session = await h2session(t, registry.url, registry.tls!.ca);
+  // Recorded when the response closes: a stream left open with its body paused never did.
+  const recorded = registry.waitFor({ event: 'request', method: 'PATCH', status: 404 }, { timeoutMs: 20_000 });
+  // More than the registry drains (1 MiB) and the stream window (1 MiB) together.
+  const { stream, answer } = h2upload(session, 'PATCH', '/v2/h2/early/blobs/uploads/nope', 8 << 20);
+  stream.end(Buffer.alloc(8 << 20));
+  const reply = await answer;
+  t.equal(reply.status, 404);
+  t.equal(JSON.parse(reply.body.toString()).errors[0].code, 'BLOB_UPLOAD_UNKNOWN', 'the whole error envelope came before the reset');
+  const entry = await recorded;
+  t.equal(entry.completed, true, 'the response completed (a NO_ERROR reset is no failure)');
+  for (let looks = 0; !stream.closed && looks < 100_000; looks++) await new Promise<void>((resolve) => setImmediate(resolve));
+  t.ok(stream.closed, 'the client saw its stream closed');
+  t.equal(stream.rstCode, h2.NGHTTP2_NO_ERROR, 'by RST_STREAM NO_ERROR');
+  t.ok(stream.writableLength > 0, `with body bytes still unsent (${stream.writableLength}): it was told to stop, not read to the end`);
+  t.equal((await h2get(session, '/v2/')).status, 200, 'the session serves on');
+});
+
 /** An HTTP/2 frame (RFC 9113 §4.1). */
 function frame(type: number, flags: number, stream: number, payload: Buffer = Buffer.alloc(0)): Buffer {
   const head = Buffer.alloc(9);

@@ -9,6 +9,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
 
+/** NGHTTP2_NO_ERROR (RFC 9113 §7): a reset that reports no failure. */
+const NO_ERROR = 0;
 /** NGHTTP2_INTERNAL_ERROR (RFC 9113 §7): the stream failed on the server's side. */
 const INTERNAL_ERROR = 2;
 
@@ -42,12 +44,36 @@ export function requestFields(req: IncomingMessage): IncomingMessage['headers'] 
 
 /**
  * The connection must not carry another request after this answer (its
- * request body was left unread). On HTTP/2 only this stream ends, which
- * leaves nothing to do.
+ * request body was left unread). On HTTP/2 only this stream is concerned:
+ * once the answer is out, RST_STREAM NO_ERROR tells the client to stop
+ * sending the rest (RFC 9113 §8.1). Without it the stream stayed open with
+ * its body paused: a client waiting to finish its upload before reading
+ * hung, and each such stream held one of the session's concurrent streams
+ * and what it had buffered, until the session's idle timeout.
  */
 export function closeAfterAnswer(res: ServerResponse): void {
-  if (isHttp2(res.req)) return;
-  res.setHeader('Connection', 'close');
+  const h2 = stream(res);
+  if (!h2) {
+    res.setHeader('Connection', 'close');
+    return;
+  }
+  // 'finish': the answer is handed over in full, so the reset cannot cut it short.
+  h2.once('finish', () => {
+    h2.close(NO_ERROR);
+    // The body's unread rest is dropped, so the request ends and the stream is freed.
+    res.req.resume();
+  });
+}
+
+/**
+ * Whether the client went away mid-exchange: on HTTP/1.1 its socket is
+ * destroyed; on HTTP/2 its stream was reset or its session closed (node's
+ * compatibility request and response then show neither as destroyed).
+ */
+export function clientGone(req: IncomingMessage, res: ServerResponse): boolean {
+  const h2 = stream(res);
+  if (isHttp2(req)) return req.aborted || h2 === undefined || h2 === null || h2.destroyed;
+  return req.destroyed || res.destroyed;
 }
 
 /** Fails the exchange now: HTTP/1.1 closes the connection, HTTP/2 resets the stream (RST_STREAM). */

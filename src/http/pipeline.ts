@@ -6,7 +6,7 @@ import { checkRoute, notFound, parseRoute, type Route, type RouteKind } from './
 import { sendError, sendJson } from './reply.js';
 import { RequestRecorder, type RecordListener } from './record.js';
 import { drain } from './body.js';
-import { closeAfterAnswer, requestAuthority } from './connection.js';
+import { clientGone, closeAfterAnswer, requestAuthority } from './connection.js';
 import { RateLimiter } from './rate-limit.js';
 import { NOBODY_CHECKS } from '../auth/principal.js';
 import type { Controls, Handler } from './context.js';
@@ -182,7 +182,7 @@ const DRAIN_LIMIT = 1024 * 1024;
 
 async function fail(req: IncomingMessage, res: ServerResponse, error: unknown, options: ResolvedOptions): Promise<void> {
   // The client went away mid-request: there is no one to answer (any other error is still a bug to report).
-  if (isAbort(error) && (req.destroyed || res.destroyed)) return;
+  if (isAbort(error) && clientGone(req, res)) return;
   if (res.headersSent) {
     if (!(error instanceof RegistryError)) options.onError(error as Error);
     res.destroy();
