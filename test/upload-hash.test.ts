@@ -220,6 +220,19 @@ t.test('a session cancelled after a chunk\'s last byte came but before its end: 
   noInternalErrors(t, registry);
 });
 
+t.test('with chunkMaxBytes, a chunk that passes the limit after its session was cancelled gets 404, not 416 for a session already gone', async (t) => {
+  const registry = await registryFor(t, { tls: false, chunkMaxBytes: 64 * 1024 });
+  const name = 'hash/cancel-limit';
+  const { location, id } = await open(t, registry, name);
+  const chunk = streamingPatch(registry, location);
+  chunk.write(seededBytes(32 * 1024, 21));
+  await until(registry, name, id, 32 * 1024, true);
+  t.equal((await call(t, registry.url, 'DELETE', at(location))).status, 204);
+  chunk.write(seededBytes(64 * 1024, 22));
+  checkError(t, await chunk.end(), 404, 'BLOB_UPLOAD_UNKNOWN', 'past the limit after the cancel');
+  noInternalErrors(t, registry);
+});
+
 t.test('a digest awaited when its session is cancelled fails with BLOB_UPLOAD_UNKNOWN instead of waiting for ever', async (t) => {
   const session = new UploadSession('hash/dropped', 'sha256', { take: () => undefined, give: () => undefined, maxBlobBytes: Infinity });
   const chunk = session.chunk(undefined, undefined);
@@ -229,6 +242,14 @@ t.test('a digest awaited when its session is cancelled fails with BLOB_UPLOAD_UN
   session.discard();
   await t.rejects(digest, { code: 'BLOB_UPLOAD_UNKNOWN', message: `upload ${session.id} was cancelled` });
   await t.rejects(chunk.digest('sha256'), { code: 'BLOB_UPLOAD_UNKNOWN' }, 'and so does one asked after the cancel');
+
+  // Inline hashing, and a digest in another algorithm than the session's (hashed again from the bytes kept).
+  const small = new UploadSession('hash/dropped', 'sha256', { take: () => undefined, give: () => undefined, maxBlobBytes: Infinity });
+  const piece = small.chunk(undefined, 100);
+  piece.write(Buffer.alloc(100, 3));
+  const other = piece.digest('sha512');
+  small.discard();
+  await t.rejects(other, { code: 'BLOB_UPLOAD_UNKNOWN' }, 'not the digest of the emptied session');
 });
 
 t.test('many large uploads at once each get their own digest', async (t) => {

@@ -105,6 +105,8 @@ async function receive({ req, options }: RequestContext, session: UploadSession,
   try {
     const received = await streamBody(req, (bytes) => {
       if (max !== undefined && chunk.received + bytes.length > max) {
+        // A session cancelled meanwhile is gone (404), not refused a chunk (416).
+        session.checkOpen();
         throw chunkRefused(session, options, `the chunk is larger than this registry's limit of ${max} bytes per request`);
       }
       chunk.write(bytes);

@@ -133,7 +133,10 @@ export class UploadSession {
     this.checkOpen();
     // The session's own digest also tells that every lent segment is back.
     const own = `${this.algorithm}:${await hash.digest()}`;
-    return algorithm === this.algorithm ? own : computeDigest(this.#writer.view(), algorithm);
+    if (algorithm === this.algorithm) return own;
+    // Cancelled while the digest was on its way: the bytes to hash again are gone.
+    this.checkOpen();
+    return computeDigest(this.#writer.view(), algorithm);
   }
 }
 
