@@ -66,14 +66,19 @@ export function closeAfterAnswer(res: ServerResponse): void {
 }
 
 /**
- * Whether the client went away mid-exchange: on HTTP/1.1 its socket is
- * destroyed; on HTTP/2 its stream was reset or its session closed (node's
- * compatibility request and response then show neither as destroyed).
+ * Whether the response can take no more bytes: its HTTP/1.1 socket is
+ * destroyed, or its HTTP/2 stream is closed or reset (node's compatibility
+ * response has no `destroyed`, so a check of it alone never sees one go).
  */
-export function clientGone(req: IncomingMessage, res: ServerResponse): boolean {
+export function responseGone(res: ServerResponse): boolean {
+  if (!isHttp2(res.req)) return res.destroyed;
   const h2 = stream(res);
-  if (isHttp2(req)) return req.aborted || h2 === undefined || h2 === null || h2.destroyed;
-  return req.destroyed || res.destroyed;
+  return !h2 || h2.destroyed || h2.closed;
+}
+
+/** Whether the client went away mid-exchange (on HTTP/2 the request shows a reset as aborted, never as destroyed). */
+export function clientGone(req: IncomingMessage, res: ServerResponse): boolean {
+  return isHttp2(req) ? req.aborted || responseGone(res) : req.destroyed || res.destroyed;
 }
 
 /** Fails the exchange now: HTTP/1.1 closes the connection, HTTP/2 resets the stream (RST_STREAM). */

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { RegistryError } from '../oci/errors.js';
+import { responseGone } from './connection.js';
 
 export type Headers = Record<string, string | number | string[]>;
 
@@ -43,6 +44,8 @@ export function sendBytes(res: ServerResponse, status: number, bytes: Buffer, he
 
 /** Resolves when the response can take more bytes, or is gone. */
 function drained(res: ServerResponse): Promise<void> {
+  // Gone already: its 'close' has been emitted and will not come again.
+  if (responseGone(res)) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       res.off('drain', done);
@@ -82,11 +85,11 @@ export async function sendSegments(
       if (offset >= end) break;
       continue;
     }
-    if (res.destroyed) return;
+    if (responseGone(res)) return;
     if (!res.write(from === 0 && to === segment.length ? segment : segment.subarray(from, to))) await drained(res);
     if (offset >= end) break;
   }
-  if (!res.destroyed) res.end();
+  if (!responseGone(res)) res.end();
 }
 
 /**
@@ -108,10 +111,10 @@ export async function sendStream(
     return;
   }
   for await (const chunk of chunks) {
-    if (res.destroyed) return;
+    if (responseGone(res)) return;
     if (!res.write(chunk)) await drained(res);
   }
-  if (!res.destroyed) res.end();
+  if (!responseGone(res)) res.end();
 }
 
 /** The spec's error envelope (spec "Error Codes"); HEAD gets the status and headers only. */
