@@ -12,7 +12,14 @@
 //   PUT    …/manifests/<ref>         body discarded; 201
 //   GET    …/tags/list[?n=&last=]    --tags tags, paged with a Link header as the spec says
 //
-//   node bench/bare-server.mjs --blob-size BYTES --tags N [--tls-cert FILE --tls-key FILE [--http2]]
+//   node bench/bare-server.mjs --blob-size BYTES --tags N [--tls-cert FILE --tls-key FILE [--http2]] [--keep]
+//
+// With --keep (the bench's `bare-keep`) it keeps the body of every PATCH and
+// PUT of an upload, in the buffers node hands over (no copy, as the registry
+// keeps them), as the blob of the digest the PUT names, until a DELETE of
+// that blob: the least a server that stores pushes in node's memory does,
+// with nothing hashed, parsed or checked. Beside the registry it shows what
+// keeping the bytes costs, apart from what verifying them costs.
 //
 // With --tls-cert it serves HTTPS (node:https), with --http2 too an
 // http2.createSecureServer offering h2 and http/1.1, as the registry does.
@@ -26,7 +33,7 @@ import { readFileSync } from 'node:fs';
 import { smallImage, tagName, MANIFEST_TYPE } from './image.mjs';
 
 const { values } = parseArgs({
-  options: { 'blob-size': { type: 'string', default: '1048576' }, tags: { type: 'string', default: '0' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, http2: { type: 'boolean' } },
+  options: { 'blob-size': { type: 'string', default: '1048576' }, tags: { type: 'string', default: '0' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, http2: { type: 'boolean' }, keep: { type: 'boolean' } },
 });
 const blobSize = Number(values['blob-size']);
 const tagCount = Number(values.tags);
@@ -53,6 +60,19 @@ let uploads = 0;
 /** Reads and drops a request body, then calls `answer`. */
 function discard(req, answer) {
   req.on('data', () => undefined);
+  req.on('end', answer);
+}
+
+/** With --keep: each open upload's body buffers by upload id, each pushed blob's by digest. */
+const uploaded = new Map();
+const kept = new Map();
+
+/** Reads a request body into upload `id`'s buffers with --keep (else drops it), then calls `answer`. */
+function receive(req, id, answer) {
+  if (!values.keep) return discard(req, answer);
+  let buffers = uploaded.get(id);
+  if (!buffers) uploaded.set(id, (buffers = []));
+  req.on('data', (chunk) => buffers.push(chunk));
   req.on('end', answer);
 }
 
@@ -104,11 +124,17 @@ const server = await serverFor((req, res) => {
     }
     case 'PATCH blobs/uploads': {
       const end = /-(\d+)$/.exec(req.headers['content-range'] ?? '')?.[1] ?? '0';
-      return discard(req, () => empty(res, 202, { Location: path, Range: `0-${end}`, 'Docker-Upload-UUID': reference }));
+      return receive(req, reference, () => empty(res, 202, { Location: path, Range: `0-${end}`, 'Docker-Upload-UUID': reference }));
     }
     case 'PUT blobs/uploads': {
       const digest = new URLSearchParams(query).get('digest') ?? blobDigest;
-      return discard(req, () => empty(res, 201, { Location: `/v2/${name}/blobs/${digest}`, 'Docker-Content-Digest': digest }));
+      return receive(req, reference, () => {
+        if (values.keep) {
+          kept.set(digest, uploaded.get(reference) ?? []);
+          uploaded.delete(reference);
+        }
+        empty(res, 201, { Location: `/v2/${name}/blobs/${digest}`, 'Docker-Content-Digest': digest });
+      });
     }
     case 'GET blobs':
       return discard(req, () => {
@@ -116,7 +142,10 @@ const server = await serverFor((req, res) => {
         res.end(head ? undefined : blob);
       });
     case 'DELETE blobs':
-      return discard(req, () => empty(res, 202, {}));
+      return discard(req, () => {
+        kept.delete(reference);
+        empty(res, 202, {});
+      });
     case 'GET manifests':
       return discard(req, () => {
         res.writeHead(200, { 'Content-Type': MANIFEST_TYPE, 'Content-Length': manifest.length, 'Docker-Content-Digest': image.manifestDigest, ETag: `"${image.manifestDigest}"` });

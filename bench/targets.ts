@@ -3,6 +3,8 @@
 //   ours  the registry's CLI (bin/oci-test-registry.cjs, from dist/), forked
 //         with an IPC channel: it stops when the benchmark goes away;
 //   bare  bench/bare-server.mjs, the node:http ceiling shaped like a registry;
+//   bare-keep  the same server with --keep, in the plain push workloads
+//         only: what keeping the pushed bytes costs node, with no hash;
 //   other another registry given with --against: URL or NAME=URL, already
 //         running on loopback, or NAME=CMD, a command this run starts.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
@@ -142,11 +144,20 @@ function profileFlags(dir: string, who: string): string[] {
   return ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${who}-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`];
 }
 
+/** How the bare server runs: profiled, over TLS, keeping what is pushed to it. */
+export interface BareOptions {
+  cpuProfDir?: string;
+  tls?: BareTls;
+  /** Keep every pushed body until its blob is deleted (bare-server.mjs --keep): the target `bare-keep`. */
+  keep?: boolean;
+}
+
 /** Starts bench/bare-server.mjs; it serves a blob of `blobSize` bytes and `tags` tags. */
-export async function startBare(blobSize: number, tags: number, maxSockets: number, cpuProfDir?: string, tls?: BareTls): Promise<Target> {
-  const execArgv = cpuProfDir ? profileFlags(cpuProfDir, 'bare') : [];
+export async function startBare(blobSize: number, tags: number, maxSockets: number, { cpuProfDir, tls, keep = false }: BareOptions = {}): Promise<Target> {
+  const key = keep ? 'bare-keep' : 'bare';
+  const execArgv = cpuProfDir ? profileFlags(cpuProfDir, key) : [];
   const tlsArgs = tls ? ['--tls-cert', tls.certFile, '--tls-key', tls.keyFile, ...(tls.http2 ? ['--http2'] : [])] : [];
-  const child = spawn(process.execPath, [...execArgv, BARE_SERVER, '--blob-size', String(blobSize), '--tags', String(tags), ...tlsArgs], {
+  const child = spawn(process.execPath, [...execArgv, BARE_SERVER, '--blob-size', String(blobSize), '--tags', String(tags), ...tlsArgs, ...(keep ? ['--keep'] : [])], {
     env: childEnv(),
     cwd: ROOT,
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -160,13 +171,13 @@ export async function startBare(blobSize: number, tags: number, maxSockets: numb
       if (newline >= 0) resolve(JSON.parse(out.slice(0, newline)) as { url: string; pid: number });
     });
     child.once('error', reject);
-    child.once('exit', (code, signal) => reject(new Error(`bare server exited (${code ?? signal}) before it was ready`)));
+    child.once('exit', (code, signal) => reject(new Error(`${key} server exited (${code ?? signal}) before it was ready`)));
   });
   try {
-    const { url, pid } = await withTimeout(ready, 30_000, 'bare server');
+    const { url, pid } = await withTimeout(ready, 30_000, `${key} server`);
     const endpoint = new Endpoint(url, maxSockets, tls && { ca: tls.ca, http2: tls.http2 });
     return {
-      key: 'bare',
+      key,
       kind: 'bare',
       endpoint,
       pid,

@@ -343,7 +343,7 @@ export async function tlsTransfers(ctx: Context, blob: BigBlob): Promise<Workloa
       const targets: Target[] = [];
       try {
         targets.push(await startOurs({ maxSockets: 4, args: ['--tls', '--ca-out', caFile, ...(http2 ? ['--http2'] : [])], tls: { caFile, http2 } }));
-        targets.push(await startBare(blob.size, 0, 4, undefined, { certFile, keyFile, ca: authority.cert, http2 }));
+        targets.push(await startBare(blob.size, 0, 4, { tls: { certFile, keyFile, ca: authority.cert, http2 } }));
         const stored = blob.variant(++variants);
         await pushChunked(targets[0]!.endpoint, BIG_REPO, stored.pieces, blob.size, stored.digest, ctx.config.chunkSize);
         for (let round = 0; round < ctx.config.rounds && performance.now() - ctx.started < ctx.config.maxMs; round++) {

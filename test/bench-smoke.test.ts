@@ -1,6 +1,7 @@
 // The benchmark runs: `bench/bench.ts` on tiny sizes exits 0 or 1 (a goal
 // missed, as tiny sizes may) and its --json output has every workload, each
-// with numeric figures for our registry and the bare server, and every goal. No timing is asserted (the numbers belong to `npm run
+// with numeric figures for our registry and the bare server (and, in the
+// pushes, bare-keep), and every goal. No timing is asserted (the numbers belong to `npm run
 // bench`, not to the test suite). Needs the compiled dist/ (`npm test` builds it).
 import t from 'tap';
 import { spawn } from 'node:child_process';
@@ -99,8 +100,53 @@ t.test('npm run bench on tiny sizes: exits 0 (or 1 for a goal missed), --json ha
   const shown = /bound for any verifying server here: ([\d.]+)/.exec(output.targets.find((c) => c.target.startsWith('push monolithic'))!.display);
   t.ok(shown && Math.abs(Number(shown[1]) - expected) <= 0.006 * expected, `the monolithic push's bound (${shown?.[1]}) is min(bare, sha256, cores / CPU per GB) / bare (${expected})`);
   t.ok(expected > 0 && expected <= 1);
+  // And the bound for a server that keeps the bytes, with bare-keep (the bare server keeping every push) in the bare server's place.
+  for (const name of ['push-monolithic', 'push-chunked']) {
+    for (const metric of ['throughput', 'cpu', 'clientCpu']) {
+      const result = output.workloads[name]!.metrics[metric]!.targets['bare-keep'];
+      t.ok(result && result.samples.length > 0 && result.samples.every(Number.isFinite), `${name}.${metric} bare-keep: numeric samples`);
+    }
+  }
+  const keep = (metric: string) => push[metric]!.targets['bare-keep']!.median;
+  const keepPerGb = keep('cpu') + keep('clientCpu') + 1000 / hashing!.median;
+  const keeping = Math.min(keep('throughput'), hashing!.median, (availableParallelism() / keepPerGb) * 1000) / bare('throughput');
+  const keepShown = /for one that keeps the bytes in node \(bare-keep \+ sha256\): ([\d.]+)/.exec(output.targets.find((c) => c.target.startsWith('push monolithic'))!.display);
+  t.ok(keepShown && Math.abs(Number(keepShown[1]) - keeping) <= 0.006 * keeping, `the monolithic push's keeping bound (${keepShown?.[1]}) is min(bare-keep, sha256, cores / CPU per GB) / bare (${keeping})`);
+  t.match(stdout, /\| ours \/ bare \| bare-keep median \(min\) \| ours \/ bare-keep \|/, "bare-keep's column follows the bare server's");
+  t.notMatch(output.targets.find((c) => c.target.startsWith('push over HTTPS'))!.display, /bare-keep/, 'no keeping bound where bare-keep did not run (TLS)');
   t.ok(output.targets.length >= 14 && output.targets.every((c) => Number.isFinite(c.value)), 'every goal is checked with a number');
   t.strictSame(output.targets.filter((c) => c.met === null), [], 'every goal was measured');
+});
+
+t.test('bare-server.mjs --keep keeps what is pushed to it: its resident memory grows by the blob', async (t) => {
+  const size = 48 << 20;
+  const body = Buffer.alloc(size, 7);
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  const child = spawn(process.execPath, [join(ROOT, 'bench', 'bare-server.mjs'), '--keep'], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'inherit'] });
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  const { url, pid } = await new Promise<{ url: string; pid: number }>((resolve) => {
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk;
+      if (out.includes('\n')) resolve(JSON.parse(out.slice(0, out.indexOf('\n'))));
+    });
+  });
+  // Resident memory, read through /proc (the server reports nothing of itself).
+  const rss = async () => Number(/VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
+  const before = await rss();
+  const post = await fetch(`${url}/v2/keep/blobs/uploads/`, { method: 'POST' });
+  t.equal(post.status, 202);
+  const location = post.headers.get('location')!;
+  const put = await fetch(`${url}${location}?digest=sha256:${'a'.repeat(64)}`, { method: 'PUT', body, headers: { 'content-type': 'application/octet-stream' } });
+  t.equal(put.status, 201);
+  const grown = (await rss()) - before;
+  t.ok(grown >= size * 0.9, `resident memory grew by what was pushed (${grown} bytes for ${size})`);
+  t.equal((await fetch(`${url}/v2/keep/blobs/sha256:${'a'.repeat(64)}`, { method: 'DELETE' })).status, 202);
+  child.stdin.end();
+  await new Promise((resolve) => child.once('close', resolve));
 });
 
 t.test('bench refuses a non-loopback --against before sending anything', async (t) => {
