@@ -374,6 +374,7 @@ async function main(): Promise<number> {
       // The bare server that keeps what is pushed: in the pushes only (see verifyingBound).
       const keep = await startBare(config.blobSize, 0, maxSockets, { cpuProfDir: config.cpuProfDir, keep: true });
       try {
+        // Each round in the order ours, bare, bare-keep, then the --against registries.
         const pushTargets = [...targets.slice(0, 2), keep, ...targets.slice(2)];
         workloads['push-monolithic'] = await pushBig(ctx, pushTargets, 'monolithic', blob, hashing);
         workloads['push-chunked'] = await pushBig(ctx, pushTargets, 'chunked', blob, hashing);
