@@ -1,8 +1,9 @@
 // The benchmark runs: `bench/bench.ts` on tiny sizes exits 0 or 1 (a goal
 // missed, as tiny sizes may) and its --json output has every workload, each
 // with numeric figures for our registry and the bare server (and, in the
-// pushes, bare-keep), and every goal. No timing is asserted (the numbers belong to `npm run
-// bench`, not to the test suite). Needs the compiled dist/ (`npm test` builds it).
+// pushes, bare-keep), and every goal. No timing is asserted (the numbers
+// belong to `npm run bench`, not to the test suite). Needs the compiled
+// dist/ (`npm test` builds it).
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
