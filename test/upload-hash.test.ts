@@ -234,7 +234,9 @@ t.test('with chunkMaxBytes, a chunk that passes the limit after its session was 
 });
 
 t.test('a digest awaited when its session is cancelled fails with BLOB_UPLOAD_UNKNOWN instead of waiting for ever', async (t) => {
-  const session = new UploadSession('hash/dropped', 'sha256', { take: () => undefined, give: () => undefined, maxBlobBytes: Infinity });
+  /** No storage quota and no blob limit: the sessions below are made without a registry. */
+  const unlimited = { take: () => undefined, give: () => undefined, maxBlobBytes: Infinity };
+  const session = new UploadSession('hash/dropped', 'sha256', unlimited);
   const chunk = session.chunk(undefined, undefined);
   for (let i = 0; i < 32; i++) chunk.write(Buffer.alloc(64 * 1024, i));
   // Asked, then cancelled before the hashing thread can answer (the same turn of the event loop).
@@ -244,7 +246,7 @@ t.test('a digest awaited when its session is cancelled fails with BLOB_UPLOAD_UN
   await t.rejects(chunk.digest('sha256'), { code: 'BLOB_UPLOAD_UNKNOWN' }, 'and so does one asked after the cancel');
 
   // Inline hashing, and a digest in another algorithm than the session's (hashed again from the bytes kept).
-  const small = new UploadSession('hash/dropped', 'sha256', { take: () => undefined, give: () => undefined, maxBlobBytes: Infinity });
+  const small = new UploadSession('hash/dropped', 'sha256', unlimited);
   const piece = small.chunk(undefined, 100);
   piece.write(Buffer.alloc(100, 3));
   const other = piece.digest('sha512');

@@ -78,7 +78,7 @@ export function responseGone(res: ServerResponse): boolean {
 
 /** Whether the client went away mid-exchange (on HTTP/2 the request shows a reset as aborted, never as destroyed). */
 export function clientGone(req: IncomingMessage, res: ServerResponse): boolean {
-  return isHttp2(req) ? req.aborted || responseGone(res) : req.destroyed || res.destroyed;
+  return (isHttp2(req) ? req.aborted : req.destroyed) || responseGone(res);
 }
 
 /** Fails the exchange now: HTTP/1.1 closes the connection, HTTP/2 resets the stream (RST_STREAM). */
