@@ -22,6 +22,12 @@ interface CodeCache {
 const CODE_CACHE = fileURLToPath(new URL('../bin/code-cache.cjs', import.meta.url));
 const codeCache = createRequire(import.meta.url)(CODE_CACHE) as CodeCache;
 const BUNDLE = fileURLToPath(new URL('../dist/bundle/cli.cjs', import.meta.url));
+const WRAPPER = '(function (exports, require, module, __filename, __dirname) {';
+
+/** A bundle in the form the build writes: code inside the function node wraps a CommonJS module in. */
+function bundleOf(code: string): string {
+  return `${WRAPPER}${code}\n})\n`;
+}
 
 t.test('the build writes a cache of the CLI bundle that V8 accepts', async (t) => {
   const cache = codeCache.freshCache(BUNDLE);
@@ -50,6 +56,24 @@ t.test('the build trains the cache on a start of the CLI: more compiled code, no
   t.ok(trained.length > topLevel * 1.2, `it holds the functions a start runs (${trained.length} bytes, ${topLevel} for the top level alone)`);
 });
 
+t.test('the bundle is the function node wraps a module in, strict from its first line, so the loader compiles the file as read', async (t) => {
+  const text = await readFile(BUNDLE, 'latin1');
+  // Wrapping it in the loader made a second copy of the source in V8's young
+  // generation, and a scavenge before the ready line (see code-cache.cjs).
+  t.ok(text.startsWith(`${WRAPPER}'use strict';`), `the bundle opens the wrapper, then 'use strict' (${JSON.stringify(text.slice(0, 80))})`);
+  t.ok(text.endsWith('\n})\n'), 'and closes it');
+  // 'use strict' after the banner's first statement would not be a directive, and the bundle's functions would run sloppy.
+  t.equal(text.indexOf("'use strict'"), WRAPPER.length, 'the directive is the first statement of the function');
+});
+
+t.test('the loader calls the bundle with exports, require, module, __filename and __dirname', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'code-cache-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const bundle = join(dir, 'cli.cjs');
+  await writeFile(bundle, bundleOf("'use strict'; module.exports.main = () => ({ fs: typeof require('node:fs').readFileSync, filename: __filename, dirname: __dirname, exported: exports === module.exports, strict: this === undefined });"));
+  t.strictSame(codeCache.loadCli(bundle)?.main(), { fs: 'function', filename: bundle, dirname: dir, exported: true, strict: true });
+});
+
 t.test('the bundle is ASCII, so V8 holds its source as a one-byte string', async (t) => {
   // esbuild escapes non-ASCII code but keeps class members' JSDoc comments
   // as written: one "→" in such a comment turned the whole source into a
@@ -64,13 +88,13 @@ t.test('a cache older than its bundle is not offered, so an edited bundle runs i
   const dir = await mkdtemp(join(tmpdir(), 'code-cache-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const bundle = join(dir, 'cli.cjs');
-  await writeFile(bundle, "exports.main = () => 'one';\n");
+  await writeFile(bundle, bundleOf("exports.main = () => 'one';"));
   codeCache.writeCache(bundle);
   t.equal(codeCache.compile(bundle, codeCache.freshCache(bundle)).cachedDataRejected, false, 'the cache of this bundle is accepted');
   t.equal(codeCache.loadCli(bundle)?.main(), 'one');
 
   // The same length, other code, written after the cache.
-  await writeFile(bundle, "exports.main = () => 'two';\n");
+  await writeFile(bundle, bundleOf("exports.main = () => 'two';"));
   const later = new Date(Date.now() + 60_000);
   await utimes(bundle, later, later);
   t.equal(codeCache.freshCache(bundle), undefined, 'the stale cache is not offered');
