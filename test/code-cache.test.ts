@@ -60,10 +60,9 @@ t.test('the bundle is the function node wraps a module in, strict from its first
   const text = await readFile(BUNDLE, 'latin1');
   // Wrapping it in the loader made a second copy of the source in V8's young
   // generation, and a scavenge before the ready line (see code-cache.cjs).
+  // 'use strict' first: after any other statement it is no directive, and the bundle's functions run sloppy.
   t.ok(text.startsWith(`${WRAPPER}'use strict';`), `the bundle opens the wrapper, then 'use strict' (${JSON.stringify(text.slice(0, 80))})`);
   t.ok(text.endsWith('\n})\n'), 'and closes it');
-  // 'use strict' after the banner's first statement would not be a directive, and the bundle's functions would run sloppy.
-  t.equal(text.indexOf("'use strict'"), WRAPPER.length, 'the directive is the first statement of the function');
 });
 
 t.test('the loader calls the bundle with exports, require, module, __filename and __dirname', async (t) => {
