@@ -20,19 +20,24 @@ t.setTimeout(CHECK_TEST_TIMEOUT_MS);
 
 /**
  * A client that starts a grandchild (sleep) holding the write end of the
- * FIFO `dir/alive`, writes the grandchild's pid to `dir/pid` and waits for
- * it. `exited` resolves when the grandchild has exited: the kernel closes
- * its end of the FIFO then, and the reader here sees the end of the file.
- * An event, not a look at /proc: on a busy machine a process killed an
- * instant ago can still show as running there.
+ * FIFO `dir/alive`; once the grandchild holds it, `dir/holding` appears, and
+ * the client waits for the grandchild. `exited` resolves when the grandchild
+ * has exited: the kernel closes its end of the FIFO then, and the reader
+ * here sees the end of the file. An event, not a look at /proc: on a busy
+ * machine a process killed an instant ago can still show as running there.
+ *
+ * `holding` is made by the grandchild after its stdout is the FIFO, not by
+ * the shell after `&`: a grandchild killed before it opened the FIFO leaves
+ * the reader's open waiting for a writer for ever, which a busy machine made
+ * happen when `dir/pid` (written from `$!`) came first.
  */
 function hungClient(dir: string): { command: string[]; exited: Promise<void> } {
   const fifo = join(dir, 'alive');
-  const pid = join(dir, 'pid');
+  const holding = join(dir, 'holding');
   execFileSync('mkfifo', [fifo]);
   // Opened before the client starts, so the grandchild's open for writing does not wait.
   const exited = once(createReadStream(fifo).resume(), 'end').then(() => undefined);
-  return { command: ['/bin/sh', '-c', `sleep 300 > ${fifo} & echo $! > ${pid}.tmp && mv ${pid}.tmp ${pid}; wait`], exited };
+  return { command: ['/bin/sh', '-c', `{ : > ${holding}.tmp && mv ${holding}.tmp ${holding} && exec sleep 300; } > ${fifo} & wait`], exited };
 }
 
 /** Resolves once `name` exists in `dir` (watched, not polled). */
@@ -64,7 +69,7 @@ t.test('an interrupted check ends the client it started (its process group is no
   let child: ChildProcess | undefined;
   const client = hungClient(dir);
   const ended = runCli(['check', '--scenarios', 'baseline', '--', ...client.command], { onSpawn: (c) => (child = c) });
-  await fileAppears(dir, 'pid');
+  await fileAppears(dir, 'holding');
   child!.kill('SIGINT');
   const run = await ended;
   t.equal(run.code, 130);
