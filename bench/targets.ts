@@ -299,6 +299,25 @@ export function cpuNs(pid: number): number | undefined {
 }
 
 /**
+ * Minor page faults a process has taken so far, all its threads (Linux
+ * /proc/PID/stat, field minflt): each is a page of memory touched for the
+ * first time since the process got it, which the kernel must find and map
+ * (13-14 µs each on the VM of bench/README). Like the CPU, a count that other
+ * load on the machine does not move. Undefined where /proc is not there.
+ */
+export function minorFaults(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name may hold spaces and parentheses: count fields from the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // After the name: state, ppid, pgrp, session, tty_nr, tpgid, flags, minflt.
+    return Number(fields[7]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * The process listening on a local TCP port, when this user may see it
  * (Linux /proc: the socket's inode in /proc/net/tcp*, then the process that
  * holds it); used to measure the CPU of an --against registry too.

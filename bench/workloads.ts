@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { ACCEPT, smallImage, tagName } from './image.mjs';
 import { expect, nextLink, pushChunked, pushImage, pushMonolithic, putManifest, type Endpoint } from './client.js';
 import { quantile, summarize, type Summary } from './stats.js';
-import { BIN, ROOT, childEnv, cpuNs, memoryOf, startBare, startOurs, type Against, type Target } from './targets.js';
+import { BIN, ROOT, childEnv, cpuNs, memoryOf, minorFaults, startBare, startOurs, type Against, type Target } from './targets.js';
 
 const MB = 1e6;
 
@@ -84,6 +84,10 @@ class Collector {
 
   constructor(private readonly title: string, private readonly defs: MetricDefs) {}
 
+  has(metric: string): boolean {
+    return this.defs[metric] !== undefined;
+  }
+
   add(metric: string, target: string, value: number): void {
     if (!this.defs[metric]) throw new Error(`unknown metric ${metric}`);
     const byTarget = this.samples.get(metric) ?? new Map<string, number[]>();
@@ -141,7 +145,11 @@ async function interleave(
   hooks: {
     beforeRound?: (round: number) => void;
     warmup?: (target: Target) => Promise<void>;
-    /** With `ops` in run's result: record `cpu`, the server's CPU ns per op times this. */
+    /**
+     * With `ops` in run's result: record `cpu`, the server's CPU ns per op
+     * times this, and, where the workload has the metric, `faults`, its
+     * minor page faults per op.
+     */
     cpuScale?: number;
   } = {},
 ): Promise<void> {
@@ -166,10 +174,14 @@ async function interleave(
       if (collector.errors.has(target.key)) continue;
       try {
         const cpuBefore = target.pid === undefined ? undefined : cpuNs(target.pid);
+        const faultsBefore = target.pid === undefined ? undefined : minorFaults(target.pid);
         const { ops, ...values } = await withTimeout(run(target, round), ctx.config.roundTimeoutMs, `${name} on ${target.key}`);
         const cpuAfter = target.pid === undefined ? undefined : cpuNs(target.pid);
+        const faultsAfter = target.pid === undefined ? undefined : minorFaults(target.pid);
         // Server CPU per operation: the noise-resistant view of the same round.
         if (hooks.cpuScale !== undefined && ops && cpuBefore !== undefined && cpuAfter !== undefined) values.cpu = ((cpuAfter - cpuBefore) / ops) * hooks.cpuScale;
+        // And the fresh memory it touched for them, which this VM charges by the page.
+        if (hooks.cpuScale !== undefined && ops && collector.has('faults') && faultsBefore !== undefined && faultsAfter !== undefined) values.faults = (faultsAfter - faultsBefore) / ops;
         for (const [metric, value] of Object.entries(values)) collector.add(metric, target.key, value);
         line.push(`${target.key} ${Object.entries(values).map(([k, v]) => `${k}=${v.toFixed(1)}`).join(' ')}`);
       } catch (error) {
@@ -234,6 +246,7 @@ export async function pushBig(ctx: Context, targets: readonly Target[], mode: 'm
   const collector = new Collector(title, {
     throughput: { title: 'throughput, digest verified', unit: 'MB/s', better: 'higher' },
     cpu: { title: 'server CPU per GB', unit: 'CPU s/GB', better: 'lower' },
+    faults: { title: 'server minor page faults per GB', unit: 'faults/GB', better: 'lower' },
     clientCpu: { title: 'client CPU per GB (this process)', unit: 'CPU s/GB', better: 'lower' },
     cold: { title: 'throughput in the warm-up round (not a goal)', unit: 'MB/s', better: 'higher' },
   });
@@ -426,6 +439,7 @@ export async function manifestOps(ctx: Context, targets: readonly Target[], meth
     p50: { title: 'latency p50', unit: 'ms', better: 'lower' },
     p99: { title: 'latency p99', unit: 'ms', better: 'lower' },
     cpu: { title: 'server CPU per request', unit: 'CPU µs', better: 'lower' },
+    faults: { title: 'server minor page faults per request', unit: 'faults', better: 'lower' },
   });
   for (const [key, error] of setupErrors) collector.fail(key, error);
   await interleave(ctx, collector, `manifest-${method.toLowerCase()}`, targets, config.rounds, async (target) => {
@@ -461,6 +475,7 @@ export async function imagePushes(ctx: Context, targets: readonly Target[]): Pro
   const collector = new Collector(`${config.images} small image pushes (config + layer + manifest by tag; 5 requests each), ${config.imageConcurrency} at a time`, {
     rate: { title: 'images/s', unit: 'images/s', better: 'higher' },
     cpu: { title: 'server CPU per image', unit: 'CPU µs', better: 'lower' },
+    faults: { title: 'server minor page faults per image', unit: 'faults', better: 'lower' },
     cold: { title: 'images/s in the warm-up round (not a goal)', unit: 'images/s', better: 'higher' },
   });
   await interleave(ctx, collector, 'images', targets, config.rounds, async (target, round) => ({
@@ -500,6 +515,7 @@ export async function tagCreates(ctx: Context, targets: readonly Target[]): Prom
   const collector = new Collector(`${config.tagCreates} manifest PUTs by new tags (the image's blobs pushed once), ${config.imageConcurrency} at a time`, {
     rate: { title: 'tags/s', unit: 'tags/s', better: 'higher' },
     cpu: { title: 'server CPU per tag', unit: 'CPU µs', better: 'lower' },
+    faults: { title: 'server minor page faults per tag', unit: 'faults', better: 'lower' },
     cold: { title: 'tags/s in the warm-up round (not a goal)', unit: 'tags/s', better: 'higher' },
   });
   const image = smallImage(`tag-create-${ctx.runId}`);

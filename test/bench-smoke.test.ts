@@ -23,13 +23,13 @@ const TINY = [
 /** Each workload, the metrics it must report, and whether the bare server is measured beside ours. */
 const EXPECTED: Record<string, { metrics: string[]; bare: boolean }> = {
   startup: { metrics: ['inProcessCold', 'inProcessWarm', 'cli', 'cli200'], bare: true },
-  'push-monolithic': { metrics: ['throughput', 'cpu', 'clientCpu', 'cold'], bare: true },
-  'push-chunked': { metrics: ['throughput', 'cpu', 'clientCpu', 'cold'], bare: true },
+  'push-monolithic': { metrics: ['throughput', 'cpu', 'faults', 'clientCpu', 'cold'], bare: true },
+  'push-chunked': { metrics: ['throughput', 'cpu', 'faults', 'clientCpu', 'cold'], bare: true },
   pull: { metrics: ['throughput'], bare: true },
-  'manifest-head': { metrics: ['rate', 'p50', 'p99'], bare: true },
-  'manifest-get': { metrics: ['rate', 'p50', 'p99'], bare: true },
-  'tag-create': { metrics: ['rate', 'cpu'], bare: true },
-  images: { metrics: ['rate'], bare: true },
+  'manifest-head': { metrics: ['rate', 'p50', 'p99', 'cpu', 'faults'], bare: true },
+  'manifest-get': { metrics: ['rate', 'p50', 'p99', 'cpu', 'faults'], bare: true },
+  'tag-create': { metrics: ['rate', 'cpu', 'faults'], bare: true },
+  images: { metrics: ['rate', 'cpu', 'faults'], bare: true },
   tags: { metrics: ['full', 'walk'], bare: true },
   memory: { metrics: ['growth', 'peak', 'throughput'], bare: false },
 };
@@ -115,6 +115,12 @@ t.test('npm run bench on tiny sizes: exits 0 (or 1 for a goal missed), --json ha
   t.ok(keepShown && Math.abs(Number(keepShown[1]) - keeping) <= 0.006 * keeping, `the monolithic push's keeping bound (${keepShown?.[1]}) is min(bare-keep, sha256, cores / CPU per GB) / bare (${keeping})`);
   t.match(stdout, /\| ours \/ bare \| bare-keep median \(min\) \| ours \/ bare-keep \|/, "bare-keep's column follows the bare server's");
   t.notMatch(output.targets.find((c) => c.target.startsWith('push over HTTPS'))!.display, /bare-keep/, 'no keeping bound where bare-keep did not run (TLS)');
+  // Page faults per operation, beside the CPU per operation: counts, so never negative.
+  for (const name of ['push-monolithic', 'push-chunked', 'manifest-head', 'tag-create', 'images']) {
+    const faults = output.workloads[name]!.metrics.faults!;
+    t.ok(Object.values(faults.targets).every((r) => r.samples.every((v) => v >= 0)), `${name}: page faults per operation are not negative`);
+  }
+  t.match(stdout, /\| tag-create \| server minor page faults per tag \| faults \(lower is better\) \|/, 'the table has the page faults row');
   t.ok(output.targets.length >= 14 && output.targets.every((c) => Number.isFinite(c.value)), 'every goal is checked with a number');
   t.strictSame(output.targets.filter((c) => c.met === null), [], 'every goal was measured');
 });
@@ -179,4 +185,18 @@ t.test('--against parsing: URLs split on commas, NAME=URL, NAME=CMD needs {port}
   t.strictSame(parseAgainst('ggcr=/tmp/ggcr -a,b -port {port}'), [{ name: 'ggcr', command: '/tmp/ggcr -a,b -port {port}' }], 'a command keeps its commas');
   t.throws(() => parseAgainst('ggcr=/tmp/ggcr'), /\{port\}/);
   t.throws(() => parseAgainst('x=http://192.0.2.1:5000'), /not a loopback address/);
+});
+
+t.test("minorFaults reads a process's minor page faults from /proc (the counter getrusage gives)", async (t) => {
+  const { minorFaults } = await import('../bench/targets.js');
+  const before = minorFaults(process.pid);
+  // getrusage's ru_minflt counts the same faults for this process: it falls between two reads of /proc.
+  const usage = process.resourceUsage().minorPageFault;
+  // Touch fresh memory, so the count grows.
+  Buffer.alloc(8 << 20).fill(1);
+  const after = minorFaults(process.pid);
+  t.ok(before !== undefined && after !== undefined, 'read on Linux');
+  t.ok(before! <= usage && usage <= after!, `/proc before (${before}) <= getrusage (${usage}) <= /proc after (${after})`);
+  t.ok(after! > usage, 'touching 8 MiB of fresh memory adds faults');
+  t.equal(minorFaults(2 ** 22 + 1), undefined, 'no such process: undefined');
 });
