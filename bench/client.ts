@@ -91,16 +91,35 @@ export class Endpoint {
       headers['Content-Length'] = pieces.reduce((sum, piece) => sum + piece.length, 0);
     }
     if (this.tls?.http2) return this.sendHttp2(method, path, headers, pieces, options);
+    return this.sendHttp1(method, path, headers, pieces, options, true);
+  }
+
+  /**
+   * One request on the keep-alive Agent. A server closes a keep-alive
+   * connection left idle past its timeout (5 s for node:http and for our
+   * registry); when that close crosses a request sent on the connection (the
+   * client was busy, hashing a blob between rounds, and had not yet read the
+   * close), the request fails with no response at all. It is then sent once
+   * more on a new connection, as node's docs for `reusedSocket` advise and as
+   * Go's client does: the server read none of it.
+   */
+  private sendHttp1(method: string, path: string, headers: OutgoingHttpHeaders, pieces: readonly Buffer[], options: SendOptions, retry: boolean): Promise<Reply> {
     const send = this.tls ? httpsRequest : request;
     return new Promise((resolve, reject) => {
+      let answered = false;
       const req = send({ hostname: this.hostname, port: this.port, path, method, headers, agent: this.agent }, (res) => {
+        answered = true;
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => (options.sink ? options.sink(chunk) : chunks.push(chunk)));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) }));
         res.on('error', reject);
       });
       req.setTimeout(options.idleTimeoutMs ?? 60_000, () => req.destroy(new Error(`${method} ${path}: no progress for ${options.idleTimeoutMs ?? 60_000} ms`)));
-      req.on('error', reject);
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        const closedIdle = retry && req.reusedSocket && !answered && (error.code === 'ECONNRESET' || error.code === 'EPIPE');
+        if (closedIdle) resolve(this.sendHttp1(method, path, headers, pieces, options, false));
+        else reject(error);
+      });
       for (let i = 0; i < pieces.length - 1; i++) req.write(pieces[i]!);
       req.end(pieces[pieces.length - 1]);
     });

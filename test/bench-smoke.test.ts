@@ -200,3 +200,64 @@ t.test("minorFaults reads a process's minor page faults from /proc (the counter 
   t.ok(after! > usage, 'touching 8 MiB of fresh memory adds faults');
   t.equal(minorFaults(2 ** 22 + 1), undefined, 'no such process: undefined');
 });
+
+t.test('the bench client sends a request again, once, when the server closed the reused keep-alive connection under it', async (t) => {
+  const { createServer } = await import('node:net');
+  const { Endpoint } = await import('../bench/client.js');
+  const OK = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok';
+  // Each connection answers its first request; a later request on it is cut
+  // off unanswered (as a server closing an idle connection does), and with
+  // `resetFirst`, so is the first request of the first connection.
+  const serve = (resetFirst: boolean) => {
+    const seen: { connection: number; request: number; body: string }[] = [];
+    let connections = 0;
+    const server = createServer((socket) => {
+      const connection = ++connections;
+      let requests = 0;
+      let pending = '';
+      socket.on('data', (data) => {
+        pending += data.toString('latin1');
+        const end = pending.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const length = Number(/content-length: (\d+)/i.exec(pending.slice(0, end))?.[1] ?? 0);
+        if (pending.length < end + 4 + length) return;
+        seen.push({ connection, request: ++requests, body: pending.slice(end + 4, end + 4 + length) });
+        pending = '';
+        if (requests > 1 || (resetFirst && connection === 1)) socket.resetAndDestroy();
+        else socket.write(OK);
+      });
+      socket.on('error', () => undefined);
+    });
+    return new Promise<{ url: string; seen: typeof seen; close: () => void }>((resolve) =>
+      server.listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as { port: number };
+        resolve({ url: `http://127.0.0.1:${port}`, seen, close: () => server.close() });
+      }));
+  };
+
+  const reused = await serve(false);
+  const endpoint = new Endpoint(reused.url, 1);
+  t.teardown(() => {
+    endpoint.close();
+    reused.close();
+  });
+  const first = await endpoint.send('PUT', '/a', { body: Buffer.from('one') });
+  t.equal(first.status, 200);
+  const second = await endpoint.send('PUT', '/b', { body: Buffer.from('two') });
+  t.equal(second.status, 200, 'the request cut off on the reused connection is answered on a new one');
+  t.equal(second.body.toString(), 'ok');
+  t.strictSame(reused.seen, [
+    { connection: 1, request: 1, body: 'one' },
+    { connection: 1, request: 2, body: 'two' },
+    { connection: 2, request: 1, body: 'two' },
+  ], 'sent once more, whole, on a second connection');
+
+  const fresh = await serve(true);
+  const other = new Endpoint(fresh.url, 1);
+  t.teardown(() => {
+    other.close();
+    fresh.close();
+  });
+  await t.rejects(other.send('PUT', '/c', { body: Buffer.from('three') }), { code: 'ECONNRESET' }, 'a request cut off on a new connection fails: the server refused it');
+  t.strictSame(fresh.seen, [{ connection: 1, request: 1, body: 'three' }], 'and is not sent again');
+});
