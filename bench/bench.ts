@@ -402,6 +402,12 @@ async function main(): Promise<number> {
   if (!failed && has('tls')) workloads.tls = await tlsTransfers(ctx, blobFor(config.blobSize));
   blobs.clear();
 
+  // Requests the client sent again after a server closed their idle connection under them (bench/client.ts).
+  const resent = targets.filter((t) => t.endpoint.resent > 0).map((t) => `${t.key} ${t.endpoint.resent}`);
+  if (resent.length > 0) {
+    meta.resent = resent.join(', ');
+    ctx.log(`requests sent again after a server closed their idle connection: ${meta.resent}`);
+  }
   meta.loadAfter = load();
   meta.seconds = +((performance.now() - ctx.started) / 1000).toFixed(1);
   const others = targets.filter((t) => t.kind === 'other').map((t) => t.key);

@@ -6,6 +6,7 @@
 import { Agent, request, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { connect as http2Connect, type ClientHttp2Session } from 'node:http2';
+import type { Socket } from 'node:net';
 import { MANIFEST_TYPE } from './image.mjs';
 
 export interface Reply {
@@ -36,14 +37,28 @@ export interface EndpointTls {
   http2: boolean;
 }
 
+/**
+ * How long a keep-alive connection must have been idle before a request on
+ * it that the server cut off unanswered is sent again (see sendHttp1):
+ * servers close idle connections after seconds (node:http and our registry
+ * after 5), so a cut on a connection busy a moment before is the server's
+ * doing, and fails the workload.
+ */
+const RESEND_AFTER_IDLE_MS = 1000;
+
+/** When each connection last finished a response (for RESEND_AFTER_IDLE_MS). */
+const lastAnswered = new WeakMap<Socket, number>();
+
 export class Endpoint {
   readonly agent: Agent;
+  /** Requests sent again after a server's idle close cut them off. */
+  resent = 0;
   readonly base: URL;
   private readonly hostname: string;
   private readonly port: number;
   private session: ClientHttp2Session | undefined;
 
-  constructor(url: string, maxSockets = 32, private readonly tls?: EndpointTls) {
+  constructor(url: string, maxSockets = 32, private readonly tls?: EndpointTls, private readonly resendAfterIdleMs = RESEND_AFTER_IDLE_MS) {
     this.base = new URL(url);
     if (this.base.protocol !== (tls ? 'https:' : 'http:')) throw new Error(`${url}: only ${tls ? 'https' : 'http'}:// on loopback is benchmarked here`);
     if (!isLoopbackHost(this.base.hostname)) throw new Error(`${url}: not a loopback address (127.0.0.0/8, localhost, [::1]); the benchmark talks to nothing else`);
@@ -99,26 +114,39 @@ export class Endpoint {
    * connection left idle past its timeout (5 s for node:http and for our
    * registry); when that close crosses a request sent on the connection (the
    * client was busy, hashing a blob between rounds, and had not yet read the
-   * close), the request fails with no response at all. It is then sent once
-   * more on a new connection, as node's docs for `reusedSocket` advise and as
-   * Go's client does: the server read none of it.
+   * close), the request fails with no response at all. A request cut off so,
+   * on a connection idle for at least `resendAfterIdleMs`, is sent once more
+   * on a new connection, as node's docs for `reusedSocket` advise and as
+   * Go's client does; any other cut fails the request.
    */
   private sendHttp1(method: string, path: string, headers: OutgoingHttpHeaders, pieces: readonly Buffer[], options: SendOptions, retry: boolean): Promise<Reply> {
     const send = this.tls ? httpsRequest : request;
     return new Promise((resolve, reject) => {
       let answered = false;
+      let idleMs = 0;
+      let connection: Socket | undefined;
       const req = send({ hostname: this.hostname, port: this.port, path, method, headers, agent: this.agent }, (res) => {
         answered = true;
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => (options.sink ? options.sink(chunk) : chunks.push(chunk)));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) }));
+        res.on('end', () => {
+          // By now the Agent may have taken the socket back (res.socket is null): the one the request went out on.
+          if (connection) lastAnswered.set(connection, performance.now());
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) });
+        });
         res.on('error', reject);
+      });
+      req.once('socket', (socket: Socket) => {
+        connection = socket;
+        const last = lastAnswered.get(socket);
+        if (last !== undefined) idleMs = performance.now() - last;
       });
       req.setTimeout(options.idleTimeoutMs ?? 60_000, () => req.destroy(new Error(`${method} ${path}: no progress for ${options.idleTimeoutMs ?? 60_000} ms`)));
       req.on('error', (error: NodeJS.ErrnoException) => {
-        const closedIdle = retry && req.reusedSocket && !answered && (error.code === 'ECONNRESET' || error.code === 'EPIPE');
-        if (closedIdle) resolve(this.sendHttp1(method, path, headers, pieces, options, false));
-        else reject(error);
+        const closedIdle = retry && req.reusedSocket && !answered && idleMs >= this.resendAfterIdleMs && (error.code === 'ECONNRESET' || error.code === 'EPIPE');
+        if (!closedIdle) return reject(error);
+        this.resent++;
+        resolve(this.sendHttp1(method, path, headers, pieces, options, false));
       });
       for (let i = 0; i < pieces.length - 1; i++) req.write(pieces[i]!);
       req.end(pieces[pieces.length - 1]);

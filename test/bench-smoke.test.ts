@@ -201,14 +201,14 @@ t.test("minorFaults reads a process's minor page faults from /proc (the counter 
   t.equal(minorFaults(2 ** 22 + 1), undefined, 'no such process: undefined');
 });
 
-t.test('the bench client sends a request again, once, when the server closed the reused keep-alive connection under it', async (t) => {
+t.test('the bench client sends a request again, once, when the server closed the idle keep-alive connection under it', async (t) => {
   const { createServer } = await import('node:net');
   const { Endpoint } = await import('../bench/client.js');
   const OK = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok';
   // Each connection answers its first request; a later request on it is cut
-  // off unanswered (as a server closing an idle connection does), and with
+  // off unanswered, as by a server closing an idle connection; with
   // `resetFirst`, so is the first request of the first connection.
-  const serve = (resetFirst: boolean) => {
+  const serve = async (t: { teardown(fn: () => unknown): void }, resetFirst = false) => {
     const seen: { connection: number; request: number; body: string }[] = [];
     let connections = 0;
     const server = createServer((socket) => {
@@ -228,36 +228,48 @@ t.test('the bench client sends a request again, once, when the server closed the
       });
       socket.on('error', () => undefined);
     });
-    return new Promise<{ url: string; seen: typeof seen; close: () => void }>((resolve) =>
-      server.listen(0, '127.0.0.1', () => {
-        const { port } = server.address() as { port: number };
-        resolve({ url: `http://127.0.0.1:${port}`, seen, close: () => server.close() });
-      }));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.teardown(() => server.close());
+    return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, seen };
+  };
+  const endpointFor = (t: { teardown(fn: () => unknown): void }, url: string, resendAfterIdleMs: number) => {
+    const endpoint = new Endpoint(url, 1, undefined, resendAfterIdleMs);
+    t.teardown(() => endpoint.close());
+    return endpoint;
   };
 
-  const reused = await serve(false);
-  const endpoint = new Endpoint(reused.url, 1);
-  t.teardown(() => {
-    endpoint.close();
-    reused.close();
+  t.test('on a connection idle long enough: sent again, whole, on a new connection', async (t) => {
+    const server = await serve(t);
+    // Any idle time counts here, so the test needs no wait.
+    const endpoint = endpointFor(t, server.url, 0);
+    t.equal((await endpoint.send('PUT', '/a', { body: Buffer.from('one') })).status, 200);
+    const second = await endpoint.send('PUT', '/b', { body: Buffer.from('two') });
+    t.equal(second.status, 200, 'answered on the new connection');
+    t.equal(second.body.toString(), 'ok');
+    t.strictSame(server.seen, [
+      { connection: 1, request: 1, body: 'one' },
+      { connection: 1, request: 2, body: 'two' },
+      { connection: 2, request: 1, body: 'two' },
+    ]);
+    t.equal(endpoint.resent, 1, 'counted, for the report');
   });
-  const first = await endpoint.send('PUT', '/a', { body: Buffer.from('one') });
-  t.equal(first.status, 200);
-  const second = await endpoint.send('PUT', '/b', { body: Buffer.from('two') });
-  t.equal(second.status, 200, 'the request cut off on the reused connection is answered on a new one');
-  t.equal(second.body.toString(), 'ok');
-  t.strictSame(reused.seen, [
-    { connection: 1, request: 1, body: 'one' },
-    { connection: 1, request: 2, body: 'two' },
-    { connection: 2, request: 1, body: 'two' },
-  ], 'sent once more, whole, on a second connection');
 
-  const fresh = await serve(true);
-  const other = new Endpoint(fresh.url, 1);
-  t.teardown(() => {
-    other.close();
-    fresh.close();
+  t.test('on a connection used a moment before: the cut is the server\'s doing, and the request fails', async (t) => {
+    const server = await serve(t);
+    const endpoint = endpointFor(t, server.url, 60_000);
+    t.equal((await endpoint.send('PUT', '/a', { body: Buffer.from('one') })).status, 200);
+    await t.rejects(endpoint.send('PUT', '/b', { body: Buffer.from('two') }), { code: 'ECONNRESET' });
+    t.strictSame(server.seen, [
+      { connection: 1, request: 1, body: 'one' },
+      { connection: 1, request: 2, body: 'two' },
+    ], 'not sent again');
+    t.equal(endpoint.resent, 0);
   });
-  await t.rejects(other.send('PUT', '/c', { body: Buffer.from('three') }), { code: 'ECONNRESET' }, 'a request cut off on a new connection fails: the server refused it');
-  t.strictSame(fresh.seen, [{ connection: 1, request: 1, body: 'three' }], 'and is not sent again');
+
+  t.test('on a new connection: the request fails', async (t) => {
+    const server = await serve(t, true);
+    const endpoint = endpointFor(t, server.url, 0);
+    await t.rejects(endpoint.send('PUT', '/c', { body: Buffer.from('three') }), { code: 'ECONNRESET' });
+    t.strictSame(server.seen, [{ connection: 1, request: 1, body: 'three' }], 'not sent again');
+  });
 });
