@@ -236,16 +236,21 @@ function freePort(): Promise<number> {
 export async function startCommand(name: string, command: string, maxSockets: number): Promise<Target> {
   const port = await freePort();
   const child = spawn('sh', ['-c', command.replaceAll('{port}', String(port))], { detached: true, stdio: ['ignore', 'ignore', 'inherit'], env: childEnv() });
+  const group = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, signal);
+    } catch {
+      // already gone
+    }
+  };
+  // A benchmark that dies (an uncaught error) still ends the command, which
+  // shares its stderr and would keep whoever reads that waiting: 'exit' runs even then.
+  const onExit = () => group('SIGKILL');
+  process.once('exit', onExit);
   const stop = async () => {
+    process.off('exit', onExit);
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    const group = (signal: NodeJS.Signals) => {
-      try {
-        process.kill(-child.pid!, signal);
-      } catch {
-        // already gone
-      }
-    };
     group('SIGTERM');
     const timer = setTimeout(() => group('SIGKILL'), 5000);
     await exited;

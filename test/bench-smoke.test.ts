@@ -273,3 +273,43 @@ t.test('the bench client sends a request again, once, when the server closed the
     t.strictSame(server.seen, [{ connection: 1, request: 1, body: 'three' }], 'not sent again');
   });
 });
+
+t.test('a benchmark that dies of an uncaught error still ends the --against command it started', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'bench-dies-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const pidFile = join(dir, 'pid');
+  // The command answers GET /v2/ (so startCommand takes it) and says its pid.
+  const command = `exec ${process.execPath} -e "require('fs').writeFileSync('${pidFile}', String(process.pid)); require('http').createServer((q, s) => s.end()).listen({port}, '127.0.0.1')"`;
+  const script = `
+    const { startCommand } = await import(${JSON.stringify(new URL('../bench/targets.ts', import.meta.url).href)});
+    await startCommand('other', ${JSON.stringify(command)}, 1);
+    process.stdout.write('started\\n');
+    setImmediate(() => { throw new Error('the benchmark dies'); });
+  `;
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  // 'close' comes once every holder of the child's stderr has let go of it: the command shares it, so it must be gone too.
+  let timer: NodeJS.Timeout | undefined;
+  const closed = await Promise.race([
+    new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code))),
+    new Promise<'open'>((resolve) => (timer = setTimeout(() => resolve('open'), 60_000))),
+  ]);
+  clearTimeout(timer);
+  if (closed === 'open') {
+    const pid = Number(await readFile(pidFile, 'utf8').catch(() => '0'));
+    if (pid > 0) process.kill(pid, 'SIGKILL');
+    child.kill('SIGKILL');
+  }
+  t.equal(stdout, 'started\n', 'the command was started and answered');
+  t.match(stderr, /the benchmark dies/);
+  t.equal(closed, 1, 'the benchmark exited 1, and nothing it started holds its stderr open');
+  const pid = Number(await readFile(pidFile, 'utf8'));
+  // Gone, or dead and not yet reaped by init (its parent, the benchmark, is gone).
+  const state = await readFile(`/proc/${pid}/stat`, 'utf8').then((stat) => stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3), () => 'gone');
+  t.ok(state === 'gone' || state === 'Z', `the command process is gone (${state})`);
+});
