@@ -174,14 +174,15 @@ async function interleave(
       if (collector.errors.has(target.key)) continue;
       try {
         const cpuBefore = target.pid === undefined ? undefined : cpuNs(target.pid);
-        const faultsBefore = target.pid === undefined ? undefined : minorFaults(target.pid);
+        const faults = () => (target.pid === undefined || !collector.has('faults') ? undefined : minorFaults(target.pid));
+        const faultsBefore = faults();
         const { ops, ...values } = await withTimeout(run(target, round), ctx.config.roundTimeoutMs, `${name} on ${target.key}`);
         const cpuAfter = target.pid === undefined ? undefined : cpuNs(target.pid);
-        const faultsAfter = target.pid === undefined ? undefined : minorFaults(target.pid);
+        const faultsAfter = faults();
         // Server CPU per operation: the noise-resistant view of the same round.
         if (hooks.cpuScale !== undefined && ops && cpuBefore !== undefined && cpuAfter !== undefined) values.cpu = ((cpuAfter - cpuBefore) / ops) * hooks.cpuScale;
         // And the fresh memory it touched for them, which this VM charges by the page.
-        if (hooks.cpuScale !== undefined && ops && collector.has('faults') && faultsBefore !== undefined && faultsAfter !== undefined) values.faults = (faultsAfter - faultsBefore) / ops;
+        if (hooks.cpuScale !== undefined && ops && faultsBefore !== undefined && faultsAfter !== undefined) values.faults = (faultsAfter - faultsBefore) / ops;
         for (const [metric, value] of Object.entries(values)) collector.add(metric, target.key, value);
         line.push(`${target.key} ${Object.entries(values).map(([k, v]) => `${k}=${v.toFixed(1)}`).join(' ')}`);
       } catch (error) {

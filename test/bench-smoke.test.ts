@@ -45,11 +45,18 @@ interface Output {
   targets: { target: string; goal: string; value: number; display: string; met: boolean | null }[];
 }
 
+type Run = { code: number | null; stdout: string; stderr: string };
+
 /** Runs the bench; no time limit (a busy machine is only slow): a hang fails on tap's timeout, and the teardown ends it. */
-function run(t: { teardown(fn: () => unknown): void }, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(t: { teardown(fn: () => unknown): void }, args: string[]): Promise<Run> {
+  return runNode(t, [BENCH, ...args]);
+}
+
+/** Runs node with tsx on `args`; resolves at 'close', once every holder of the child's stdout and stderr has let go. */
+function runNode(t: { teardown(fn: () => unknown): void }, args: string[]): Promise<Run> {
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
-  const child = spawn(process.execPath, ['--import', 'tsx', BENCH, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -286,28 +293,21 @@ t.test('a benchmark that dies of an uncaught error still ends the --against comm
     process.stdout.write('started\\n');
     setImmediate(() => { throw new Error('the benchmark dies'); });
   `;
-  const env = { ...process.env };
-  delete env.NODE_OPTIONS;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  // 'close' comes once every holder of the child's stderr has let go of it: the command shares it, so it must be gone too.
+  // The command shares the run's stderr, so the run closes only once the command is gone too.
   let timer: NodeJS.Timeout | undefined;
-  const closed = await Promise.race([
-    new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code))),
-    new Promise<'open'>((resolve) => (timer = setTimeout(() => resolve('open'), 60_000))),
+  const result = await Promise.race([
+    runNode(t, ['--input-type=module', '-e', script]),
+    new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 60_000))),
   ]);
   clearTimeout(timer);
-  if (closed === 'open') {
+  if (!result) {
     const pid = Number(await readFile(pidFile, 'utf8').catch(() => '0'));
     if (pid > 0) process.kill(pid, 'SIGKILL');
-    child.kill('SIGKILL');
   }
-  t.equal(stdout, 'started\n', 'the command was started and answered');
-  t.match(stderr, /the benchmark dies/);
-  t.equal(closed, 1, 'the benchmark exited 1, and nothing it started holds its stderr open');
+  t.ok(result, 'nothing the run started holds its stderr open');
+  t.equal(result?.stdout, 'started\n', 'the command was started and answered');
+  t.match(result?.stderr ?? '', /the benchmark dies/);
+  t.equal(result?.code, 1, 'the run exited 1');
   const pid = Number(await readFile(pidFile, 'utf8'));
   // Gone, or dead and not yet reaped by init (its parent, the benchmark, is gone).
   const state = await readFile(`/proc/${pid}/stat`, 'utf8').then((stat) => stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3), () => 'gone');
